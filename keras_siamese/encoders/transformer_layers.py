@@ -1,0 +1,175 @@
+"""The two building blocks of a BERT-family encoder: embeddings and a transformer block."""
+
+import math
+
+import keras
+from keras import ops
+
+from keras_siamese import backend as _backend  # noqa: F401
+
+_ACTIVATIONS = {
+    "gelu": lambda x: keras.activations.gelu(x, approximate=False),
+    "gelu_new": lambda x: keras.activations.gelu(x, approximate=True),
+    "gelu_pytorch_tanh": lambda x: keras.activations.gelu(x, approximate=True),
+    "relu": keras.activations.relu,
+}
+
+
+@keras.saving.register_keras_serializable(package="keras_siamese")
+class TransformerEmbeddings(keras.layers.Layer):
+    """Word + absolute position + token-type embeddings, then LayerNorm and dropout.
+
+    >>> layer = TransformerEmbeddings(vocab_size=10, hidden_size=4, max_position_embeddings=8)
+    >>> tuple(layer(keras.ops.ones((2, 3), dtype="int32")).shape)
+    (2, 3, 4)
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        hidden_size: int,
+        max_position_embeddings: int,
+        type_vocab_size: int = 2,
+        layer_norm_eps: float = 1e-12,
+        dropout: float = 0.0,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.vocab_size = vocab_size
+        self.hidden_size = hidden_size
+        self.max_position_embeddings = max_position_embeddings
+        self.type_vocab_size = type_vocab_size
+        self.layer_norm_eps = layer_norm_eps
+        self.dropout_rate = dropout
+        init = keras.initializers.TruncatedNormal(stddev=0.02)
+        self.word_embeddings = keras.layers.Embedding(
+            vocab_size, hidden_size, embeddings_initializer=init, name="word_embeddings"
+        )
+        self.position_embeddings = keras.layers.Embedding(
+            max_position_embeddings, hidden_size, embeddings_initializer=init,
+            name="position_embeddings",
+        )
+        self.token_type_embeddings = keras.layers.Embedding(
+            type_vocab_size, hidden_size, embeddings_initializer=init,
+            name="token_type_embeddings",
+        )
+        self.norm = keras.layers.LayerNormalization(epsilon=layer_norm_eps, name="norm")
+        self.dropout = keras.layers.Dropout(dropout)
+
+    def build(self, input_shape) -> None:
+        self.word_embeddings.build(input_shape)
+        self.position_embeddings.build((None,))
+        self.token_type_embeddings.build((None,))
+        self.norm.build((*input_shape, self.hidden_size))
+
+    def call(self, input_ids, training=None):
+        positions = ops.arange(ops.shape(input_ids)[1], dtype="int32")
+        x = self.word_embeddings(input_ids)
+        # Sentence embeddings use a single segment: token type 0 everywhere.
+        x = x + ops.expand_dims(self.position_embeddings(positions), 0)
+        x = x + self.token_type_embeddings(ops.zeros((1, 1), dtype="int32"))
+        return self.dropout(self.norm(x), training=training)
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "vocab_size": self.vocab_size,
+            "hidden_size": self.hidden_size,
+            "max_position_embeddings": self.max_position_embeddings,
+            "type_vocab_size": self.type_vocab_size,
+            "layer_norm_eps": self.layer_norm_eps,
+            "dropout": self.dropout_rate,
+        }
+
+
+@keras.saving.register_keras_serializable(package="keras_siamese")
+class TransformerBlock(keras.layers.Layer):
+    """Post-LayerNorm transformer encoder block (BERT): self-attention, then a feed-forward net.
+
+    Queries, keys and values come from one fused projection (one matmul instead of three).
+
+    >>> block = TransformerBlock(hidden_size=8, num_heads=2, intermediate_size=16)
+    >>> x, mask = keras.ops.ones((2, 5, 8)), keras.ops.ones((2, 5), dtype="int32")
+    >>> tuple(block(x, mask).shape)
+    (2, 5, 8)
+    """
+
+    def __init__(
+        self,
+        hidden_size: int,
+        num_heads: int,
+        intermediate_size: int,
+        activation: str = "gelu",
+        layer_norm_eps: float = 1e-12,
+        dropout: float = 0.0,
+        attention_dropout: float = 0.0,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.hidden_size = hidden_size
+        self.num_heads = num_heads
+        self.head_size = hidden_size // num_heads
+        self.intermediate_size = intermediate_size
+        self.activation = activation
+        self.layer_norm_eps = layer_norm_eps
+        self.dropout_rate = dropout
+        self.attention_dropout_rate = attention_dropout
+        init = keras.initializers.TruncatedNormal(stddev=0.02)
+
+        def dense(units: int, name: str) -> keras.layers.Dense:
+            return keras.layers.Dense(units, kernel_initializer=init, name=name)
+
+        self.qkv = dense(3 * hidden_size, "qkv")
+        self.attention_output = dense(hidden_size, "attention_output")
+        self.attention_norm = keras.layers.LayerNormalization(
+            epsilon=layer_norm_eps, name="attention_norm"
+        )
+        self.intermediate = dense(intermediate_size, "intermediate")
+        self.output_dense = dense(hidden_size, "output")
+        self.output_norm = keras.layers.LayerNormalization(
+            epsilon=layer_norm_eps, name="output_norm"
+        )
+        self.softmax = keras.layers.Softmax(axis=-1)
+        self.attention_dropout = keras.layers.Dropout(attention_dropout)
+        self.dropout = keras.layers.Dropout(dropout)
+        self._activation = _ACTIVATIONS[activation]
+
+    def build(self, input_shape, mask_shape=None) -> None:
+        self.qkv.build(input_shape)
+        self.attention_output.build(input_shape)
+        self.attention_norm.build(input_shape)
+        self.intermediate.build(input_shape)
+        self.output_dense.build((*input_shape[:-1], self.intermediate_size))
+        self.output_norm.build(input_shape)
+
+    def _split_heads(self, x, batch, length):
+        x = ops.reshape(x, (batch, length, self.num_heads, self.head_size))
+        return ops.transpose(x, (0, 2, 1, 3))
+
+    def call(self, x, attention_mask, training=None):
+        batch, length = ops.shape(x)[0], ops.shape(x)[1]
+        q, k, v = ops.split(self.qkv(x), 3, axis=-1)
+        q = self._split_heads(q, batch, length)
+        k = self._split_heads(k, batch, length)
+        v = self._split_heads(v, batch, length)
+        scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / math.sqrt(self.head_size)
+        key_mask = ops.expand_dims(ops.expand_dims(ops.cast(attention_mask, "bool"), 1), 1)
+        probs = self.attention_dropout(self.softmax(scores, mask=key_mask), training=training)
+        context = ops.transpose(ops.matmul(probs, v), (0, 2, 1, 3))
+        context = ops.reshape(context, (batch, length, self.hidden_size))
+        attended = self.dropout(self.attention_output(context), training=training)
+        x = self.attention_norm(x + attended)
+        hidden = self.output_dense(self._activation(self.intermediate(x)))
+        return self.output_norm(x + self.dropout(hidden, training=training))
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "hidden_size": self.hidden_size,
+            "num_heads": self.num_heads,
+            "intermediate_size": self.intermediate_size,
+            "activation": self.activation,
+            "layer_norm_eps": self.layer_norm_eps,
+            "dropout": self.dropout_rate,
+            "attention_dropout": self.attention_dropout_rate,
+        }

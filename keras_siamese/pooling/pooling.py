@@ -1,0 +1,99 @@
+"""Pooling of token embeddings into one sentence embedding, as sentence-transformers' ``Pooling``."""
+
+import json
+from pathlib import Path
+
+import keras
+from keras import ops
+
+from keras_siamese import backend as _backend  # noqa: F401
+
+# sentence-transformers' order when several modes are concatenated, and their config keys.
+POOLING_MODES = {
+    "cls": "pooling_mode_cls_token",
+    "max": "pooling_mode_max_tokens",
+    "mean": "pooling_mode_mean_tokens",
+    "mean_sqrt_len_tokens": "pooling_mode_mean_sqrt_len_tokens",
+    "weightedmean": "pooling_mode_weightedmean_tokens",
+    "lasttoken": "pooling_mode_lasttoken",
+}
+
+
+@keras.saving.register_keras_serializable(package="keras_siamese")
+class Pooling(keras.layers.Layer):
+    """Pools ``[batch, length, dim]`` token embeddings under a ``[batch, length]`` mask.
+
+    Modes: ``cls``, ``max``, ``mean``, ``mean_sqrt_len_tokens``, ``weightedmean`` (weights 1..T),
+    ``lasttoken`` (last unmasked token, right padding). Several modes are concatenated in
+    sentence-transformers' order, so the output size is ``dim * len(modes)``.
+
+    >>> pool = Pooling(embedding_dim=2, modes=("mean",))
+    >>> x = keras.ops.array([[[1.0, 2.0], [3.0, 4.0], [9.0, 9.0]]])
+    >>> keras.ops.convert_to_numpy(pool(x, keras.ops.array([[1, 1, 0]])))
+    array([[2., 3.]], dtype=float32)
+    """
+
+    def __init__(
+        self, embedding_dim: int, modes: tuple[str, ...] | list[str] = ("mean",), **kwargs
+    ) -> None:
+        super().__init__(**kwargs)
+        unknown = [m for m in modes if m not in POOLING_MODES]
+        if unknown or not modes:
+            raise ValueError(
+                f"Unknown pooling mode(s) {unknown or modes!r}; choose from {list(POOLING_MODES)}."
+            )
+        self.embedding_dim = embedding_dim
+        self.modes = tuple(m for m in POOLING_MODES if m in modes)
+
+    @property
+    def output_dim(self) -> int:
+        return self.embedding_dim * len(self.modes)
+
+    def call(self, token_embeddings, attention_mask):
+        mask = ops.expand_dims(ops.cast(attention_mask, token_embeddings.dtype), -1)
+        counts = ops.sum(mask, axis=1)
+        outputs = []
+        for mode in self.modes:
+            if mode == "cls":
+                outputs.append(token_embeddings[:, 0])
+            elif mode == "max":
+                masked = ops.where(mask > 0, token_embeddings, ops.cast(-1e9, mask.dtype))
+                outputs.append(ops.max(masked, axis=1))
+            elif mode == "mean":
+                total = ops.sum(token_embeddings * mask, axis=1)
+                outputs.append(total / ops.maximum(counts, 1e-9))
+            elif mode == "mean_sqrt_len_tokens":
+                total = ops.sum(token_embeddings * mask, axis=1)
+                outputs.append(total / ops.sqrt(ops.maximum(counts, 1e-9)))
+            elif mode == "weightedmean":
+                length = ops.shape(token_embeddings)[1]
+                positions = ops.arange(1, length + 1, dtype=mask.dtype)
+                weights = mask * ops.expand_dims(ops.expand_dims(positions, 0), -1)
+                total = ops.sum(token_embeddings * weights, axis=1)
+                outputs.append(total / ops.maximum(ops.sum(weights, axis=1), 1e-9))
+            else:  # lasttoken
+                last = ops.cast(ops.sum(attention_mask, axis=1), "int32") - 1
+                index = ops.expand_dims(ops.expand_dims(ops.maximum(last, 0), -1), -1)
+                outputs.append(ops.squeeze(ops.take_along_axis(token_embeddings, index, 1), 1))
+        return outputs[0] if len(outputs) == 1 else ops.concatenate(outputs, axis=-1)
+
+    def compute_output_shape(self, input_shape, mask_shape=None):
+        return (input_shape[0], self.output_dim)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "embedding_dim": self.embedding_dim, "modes": self.modes}
+
+    @classmethod
+    def from_folder(cls, path: Path) -> "Pooling":
+        """Reads sentence-transformers' ``1_Pooling/config.json``."""
+        config = json.loads((Path(path) / "config.json").read_text())
+        modes = tuple(m for m, key in POOLING_MODES.items() if config.get(key))
+        return cls(embedding_dim=config["word_embedding_dimension"], modes=modes)
+
+    def save_to_folder(self, path: Path) -> None:
+        """Writes sentence-transformers' ``1_Pooling/config.json``."""
+        config = {"word_embedding_dimension": self.embedding_dim}
+        config.update({key: mode in self.modes for mode, key in POOLING_MODES.items()})
+        config["include_prompt"] = True
+        Path(path).mkdir(parents=True, exist_ok=True)
+        (Path(path) / "config.json").write_text(json.dumps(config, indent=2))
