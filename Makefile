@@ -35,8 +35,16 @@ test: install-test
 	$(BIN)/python -m ruff check keras_siamese tests bench examples
 	$(BIN)/python -m pytest -q
 
-bench: install-test
+$(VENV)/.installed-bench: $(VENV)/.installed-test
+	$(BIN)/python -m pip install -q -e ".[test,bench]"
+	touch $@
+
+# Speed and quality against sentence-transformers, in the same run (see bench/*.py for options).
+bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/encode.py --data $(DATA)
+	$(BIN)/python bench/export.py --data $(DATA)
+	$(BIN)/python bench/train.py --data $(DATA) --recipe sts
+	$(BIN)/python bench/train.py --data $(DATA) --recipe sick
 
 clean:
 	rm -rf $(VENV) build *.egg-info

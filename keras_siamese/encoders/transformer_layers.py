@@ -46,11 +46,15 @@ class TransformerEmbeddings(keras.layers.Layer):
             vocab_size, hidden_size, embeddings_initializer=init, name="word_embeddings"
         )
         self.position_embeddings = keras.layers.Embedding(
-            max_position_embeddings, hidden_size, embeddings_initializer=init,
+            max_position_embeddings,
+            hidden_size,
+            embeddings_initializer=init,
             name="position_embeddings",
         )
         self.token_type_embeddings = keras.layers.Embedding(
-            type_vocab_size, hidden_size, embeddings_initializer=init,
+            type_vocab_size,
+            hidden_size,
+            embeddings_initializer=init,
             name="token_type_embeddings",
         )
         self.norm = keras.layers.LayerNormalization(epsilon=layer_norm_eps, name="norm")

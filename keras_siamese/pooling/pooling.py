@@ -1,4 +1,4 @@
-"""Pooling of token embeddings into one sentence embedding, as sentence-transformers' ``Pooling``."""
+"""Pooling of token embeddings into a sentence embedding (sentence-transformers' ``Pooling``)."""
 
 import json
 from pathlib import Path
@@ -8,7 +8,8 @@ from keras import ops
 
 from keras_siamese import backend as _backend  # noqa: F401
 
-# sentence-transformers' order when several modes are concatenated, and their config keys.
+# The pooling modes, with their keys in sentence-transformers' legacy config (before 6.x), whose
+# order is the order in which several modes are concatenated there.
 POOLING_MODES = {
     "cls": "pooling_mode_cls_token",
     "max": "pooling_mode_max_tokens",
@@ -24,8 +25,8 @@ class Pooling(keras.layers.Layer):
     """Pools ``[batch, length, dim]`` token embeddings under a ``[batch, length]`` mask.
 
     Modes: ``cls``, ``max``, ``mean``, ``mean_sqrt_len_tokens``, ``weightedmean`` (weights 1..T),
-    ``lasttoken`` (last unmasked token, right padding). Several modes are concatenated in
-    sentence-transformers' order, so the output size is ``dim * len(modes)``.
+    ``lasttoken`` (last unmasked token, right padding). Several modes are concatenated in the
+    order given, so the output size is ``dim * len(modes)``.
 
     >>> pool = Pooling(embedding_dim=2, modes=("mean",))
     >>> x = keras.ops.array([[[1.0, 2.0], [3.0, 4.0], [9.0, 9.0]]])
@@ -37,13 +38,14 @@ class Pooling(keras.layers.Layer):
         self, embedding_dim: int, modes: tuple[str, ...] | list[str] = ("mean",), **kwargs
     ) -> None:
         super().__init__(**kwargs)
+        modes = (modes,) if isinstance(modes, str) else tuple(modes)
         unknown = [m for m in modes if m not in POOLING_MODES]
         if unknown or not modes:
             raise ValueError(
                 f"Unknown pooling mode(s) {unknown or modes!r}; choose from {list(POOLING_MODES)}."
             )
         self.embedding_dim = embedding_dim
-        self.modes = tuple(m for m in POOLING_MODES if m in modes)
+        self.modes = modes
 
     @property
     def output_dim(self) -> int:
@@ -85,15 +87,26 @@ class Pooling(keras.layers.Layer):
 
     @classmethod
     def from_folder(cls, path: Path) -> "Pooling":
-        """Reads sentence-transformers' ``1_Pooling/config.json``."""
+        """Reads sentence-transformers' ``1_Pooling/config.json``, in the 6.x format
+        (``embedding_dimension``, ``pooling_mode``) or the older one (``pooling_mode_*`` flags)."""
         config = json.loads((Path(path) / "config.json").read_text())
-        modes = tuple(m for m, key in POOLING_MODES.items() if config.get(key))
-        return cls(embedding_dim=config["word_embedding_dimension"], modes=modes)
+        dim = config.get("embedding_dimension", config.get("word_embedding_dimension"))
+        if dim is None:
+            raise ValueError(f"{path}/config.json gives no embedding dimension.")
+        modes = config.get("pooling_mode") or tuple(
+            m for m, key in POOLING_MODES.items() if config.get(key)
+        )
+        return cls(embedding_dim=int(dim), modes=modes)
 
     def save_to_folder(self, path: Path) -> None:
-        """Writes sentence-transformers' ``1_Pooling/config.json``."""
-        config = {"word_embedding_dimension": self.embedding_dim}
-        config.update({key: mode in self.modes for mode, key in POOLING_MODES.items()})
+        """Writes sentence-transformers' ``1_Pooling/config.json``: in the older format, which
+        every version reads, unless the modes' order needs the 6.x one."""
+        legacy_order = tuple(m for m in POOLING_MODES if m in self.modes)
+        if self.modes == legacy_order:
+            config = {"word_embedding_dimension": self.embedding_dim}
+            config.update({key: mode in self.modes for mode, key in POOLING_MODES.items()})
+        else:
+            config = {"embedding_dimension": self.embedding_dim, "pooling_mode": list(self.modes)}
         config["include_prompt"] = True
         Path(path).mkdir(parents=True, exist_ok=True)
         (Path(path) / "config.json").write_text(json.dumps(config, indent=2))

@@ -1,0 +1,22 @@
+"""Data: readers into `Examples`, and tf.data pipelines of tokenised batches for training."""
+
+from keras_siamese.data.batching import BatchPlan
+from keras_siamese.data.examples import Examples, from_lists
+from keras_siamese.data.pipeline import make_dataset
+from keras_siamese.data.sick import read_sick, sick_binary_pairs, sick_triplets
+from keras_siamese.data.sts import read_sts
+from keras_siamese.data.table import read_table
+from keras_siamese.data.tfds_reader import read_tfds
+
+__all__ = [
+    "BatchPlan",
+    "Examples",
+    "from_lists",
+    "make_dataset",
+    "read_sick",
+    "read_sts",
+    "read_table",
+    "read_tfds",
+    "sick_binary_pairs",
+    "sick_triplets",
+]

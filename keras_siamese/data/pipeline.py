@@ -1,0 +1,74 @@
+"""`make_dataset`: a tf.data pipeline of tokenised batches, ready for `model.fit`."""
+
+import itertools
+from collections.abc import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from keras_siamese.data.batching import BatchPlan
+from keras_siamese.data.examples import Examples
+
+Tokenizer = Callable[[tf.Tensor], dict[str, tf.Tensor]]
+
+
+def make_dataset(
+    examples: Examples,
+    tokenizer: Tokenizer,
+    batch_size: int,
+    shuffle: bool = True,
+    seed: int | None = None,
+    drop_remainder: bool = False,
+    no_duplicates: bool = False,
+    length_bucketing: bool | None = None,
+    prefetch: bool = True,
+) -> tf.data.Dataset:
+    """Batches `(features, labels)` of `examples`, tokenised inside the pipeline.
+
+    `features` maps `{role}_input_ids` and `{role}_attention_mask` (int32 [B, T], each role padded
+    to its longest text in the batch) for every role; `labels` are float32 scores or int32 class
+    ids, or zeros when the examples have none (in-batch-negative losses ignore them). The batches
+    follow a `BatchPlan` (see it for `shuffle`, `length_bucketing`, `no_duplicates` and
+    `drop_remainder`); each new pass over the dataset (each epoch) is shuffled anew, reproducibly
+    from `seed`. `tokenizer` maps a tf.string [B] tensor to {"input_ids", "attention_mask"}.
+
+    Example:
+        >>> tokenizer = keras_siamese.tokenizers.InGraphTokenizer(...)  # doctest: +SKIP
+        >>> train = make_dataset(read_sts(path), tokenizer, 32, seed=0)  # doctest: +SKIP
+        >>> model.fit(train, epochs=4)  # doctest: +SKIP
+    """
+    if examples.labels is not None and examples.labels.dtype.kind == "U":
+        raise ValueError("labels are class names: map them to numbers with Examples.relabel")
+    plan = BatchPlan(
+        examples,
+        batch_size,
+        shuffle=shuffle,
+        seed=seed,
+        drop_remainder=drop_remainder,
+        no_duplicates=no_duplicates,
+        length_bucketing=length_bucketing,
+    )
+    epochs = itertools.count()
+
+    def batch_rows():
+        yield from plan.batches(next(epochs))
+
+    dataset = tf.data.Dataset.from_generator(
+        batch_rows, output_signature=tf.TensorSpec([None], tf.int64)
+    )
+    if plan.num_batches is not None:
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(plan.num_batches))
+    texts = {role: tf.constant(column) for role, column in examples.columns.items()}
+    labels = np.zeros(len(examples), np.float32) if examples.labels is None else examples.labels
+    labels = tf.constant(labels)
+
+    def tokenize(rows: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+        features = {}
+        for role, column in texts.items():
+            tokens = tokenizer(tf.gather(column, rows))
+            features[f"{role}_input_ids"] = tf.cast(tokens["input_ids"], tf.int32)
+            features[f"{role}_attention_mask"] = tf.cast(tokens["attention_mask"], tf.int32)
+        return features, tf.gather(labels, rows)
+
+    dataset = dataset.map(tokenize, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return dataset.prefetch(tf.data.AUTOTUNE) if prefetch else dataset

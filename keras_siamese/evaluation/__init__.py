@@ -1,0 +1,16 @@
+"""Evaluation: sentence-embedding metrics as Keras callbacks, also callable on an encoder."""
+
+from keras_siamese.evaluation.binary_classification import BinaryClassificationEvaluator
+from keras_siamese.evaluation.evaluator import Encoder, Evaluator
+from keras_siamese.evaluation.information_retrieval import InformationRetrievalEvaluator
+from keras_siamese.evaluation.sts import STSEvaluator
+from keras_siamese.evaluation.triplet import TripletEvaluator
+
+__all__ = [
+    "BinaryClassificationEvaluator",
+    "Encoder",
+    "Evaluator",
+    "InformationRetrievalEvaluator",
+    "STSEvaluator",
+    "TripletEvaluator",
+]

@@ -1,0 +1,55 @@
+"""`STSEvaluator`: how well embedding similarity ranks sentence pairs like human scores do."""
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.stats import pearsonr, spearmanr
+
+from keras_siamese.data.examples import Examples
+from keras_siamese.evaluation.evaluator import Encoder, Evaluator, columns_of
+from keras_siamese.evaluation.similarity import SIMILARITIES, pairwise_similarity
+
+
+class STSEvaluator(Evaluator):
+    """Pearson and Spearman correlations (x100) of gold scores with the embeddings' cosine,
+    negated euclidean and manhattan distances, and dot product, as sentence-transformers'
+    EmbeddingSimilarityEvaluator computes them: `{name}_spearman_cosine`, `{name}_pearson_dot`...
+
+    Example:
+        >>> dev = STSEvaluator.from_examples(read_sts(path), name="sts_dev")  # doctest: +SKIP
+        >>> model.fit(train, epochs=4, callbacks=[dev])  # doctest: +SKIP
+        >>> dev(encoder)["sts_dev_spearman_cosine"]  # doctest: +SKIP
+        82.03...
+    """
+
+    primary = "spearman_cosine"
+
+    def __init__(
+        self,
+        sentences1: Sequence[str],
+        sentences2: Sequence[str],
+        scores: Sequence[float] | np.ndarray,
+        name: str = "sts",
+        encoder: Encoder | None = None,
+        batch_size: int = 32,
+        every_n_steps: int | None = None,
+    ) -> None:
+        super().__init__(name, encoder, batch_size, every_n_steps)
+        self.examples = Examples({"text_a": list(sentences1), "text_b": list(sentences2)}, scores)
+        if self.examples.labels is None or self.examples.labels.dtype.kind not in "fi":
+            raise ValueError("STS scores must be numbers")
+
+    @classmethod
+    def from_examples(cls, examples: Examples, **kwargs) -> "STSEvaluator":
+        """The evaluator of scored (`text_a`, `text_b`) pairs, e.g. from `read_sts`."""
+        return cls(*columns_of(examples, "text_a", "text_b"), examples.labels, **kwargs)
+
+    def compute(self, encoder: Encoder) -> dict[str, float]:
+        first, second = self.embed(encoder, *self.examples.columns.values())
+        gold = self.examples.labels
+        metrics = {}
+        for similarity in SIMILARITIES:
+            predicted = pairwise_similarity(first, second, similarity)
+            metrics[f"pearson_{similarity}"] = 100 * pearsonr(gold, predicted).statistic
+            metrics[f"spearman_{similarity}"] = 100 * spearmanr(gold, predicted).statistic
+        return metrics

@@ -1,0 +1,15 @@
+"""Training defaults and the ``fit`` entry point for siamese training with ``model.fit``."""
+
+from keras_siamese.training.config import TrainingConfig
+from keras_siamese.training.history import save_history
+from keras_siamese.training.schedule import WarmupLinearDecay
+from keras_siamese.training.trainer import check_examples, fit, make_optimizer
+
+__all__ = [
+    "TrainingConfig",
+    "WarmupLinearDecay",
+    "check_examples",
+    "fit",
+    "make_optimizer",
+    "save_history",
+]

@@ -1,0 +1,51 @@
+"""``TrainingConfig``: the settings of one training run, with common-practice defaults."""
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from keras_siamese.losses import LOSSES
+
+
+@dataclass
+class TrainingConfig:
+    """Defaults follow sentence-transformers' fine-tuning recipes: AdamW, lr 2e-5, 10% linear
+    warm-up then linear decay, gradient clipping at norm 1, weight decay 0.01 (not on biases and
+    LayerNorm), batch 16, one epoch, seed 42.
+
+    ``checkpoint_every``: steps between backups (``keras.callbacks.BackupAndRestore``) and
+    evaluations; ``None`` means once per epoch. ``mixed_precision``: ``"mixed_bfloat16"`` or
+    ``"mixed_float16"`` (set before the encoder is built).
+    """
+
+    loss: str = "cosent"
+    epochs: int = 1
+    batch_size: int = 16
+    learning_rate: float = 2e-5
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    clipnorm: float = 1.0
+    seed: int = 42
+    checkpoint_every: int | None = None
+    mixed_precision: str | None = None
+    loss_options: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise ValueError(f"Unknown loss {self.loss!r}; choose from {sorted(LOSSES)}.")
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}.")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}.")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}.")
+        if self.checkpoint_every is not None and self.checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every must be positive, got {self.checkpoint_every}.")
+        if self.mixed_precision not in (None, "mixed_bfloat16", "mixed_float16"):
+            raise ValueError(
+                f"mixed_precision must be mixed_bfloat16 or mixed_float16, "
+                f"got {self.mixed_precision!r}."
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,77 @@
+"""Which examples a data format gives each loss, and the evaluators of a development file.
+
+- stsb: pairs scored score / 5, for the score losses (cosent, cosine);
+- sick: pairs scored (relatedness - 1) / 4 for the score losses; entailment (1) vs contradiction
+  (0) pairs for contrastive and online-contrastive; (anchor, entailed, contradicted) triplets for
+  triplet; entailed (anchor, positive) pairs for mnrl;
+- csv, tsv, jsonl: the ``columns`` and ``label`` given, for any loss.
+"""
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from keras_siamese.data import (
+    Examples,
+    read_sick,
+    read_sts,
+    read_table,
+    sick_binary_pairs,
+    sick_triplets,
+)
+from keras_siamese.data.sick import ENTAILMENT
+from keras_siamese.evaluation import BinaryClassificationEvaluator, Evaluator, STSEvaluator
+from keras_siamese.losses import LOSSES
+
+FORMATS = ("stsb", "sick", "csv", "tsv", "jsonl")
+
+
+def load_training_examples(
+    path: str | Path,
+    format: str,
+    loss: str,
+    split: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    label: str | None = None,
+    seed: int = 0,
+) -> Examples:
+    """The examples of ``path`` in the shape ``loss`` trains on (see the module's table)."""
+    spec = LOSSES[loss]
+    if format == "stsb":
+        if spec.labels != "score":
+            raise ValueError(f"STS Benchmark has similarity scores; loss {loss!r} cannot use them.")
+        return read_sts(path)
+    if format == "sick":
+        if spec.labels == "score":
+            return read_sick(path, split or "TRAIN")
+        pairs = read_sick(path, split or "TRAIN", label="entailment")
+        if spec.model == "triplet":
+            return sick_triplets(pairs, seed=seed)
+        if spec.labels == "binary":
+            return sick_binary_pairs(pairs)
+        if spec.model == "in_batch":
+            entailed = pairs.relabel({ENTAILMENT: 1})
+            return Examples(
+                {"anchor": entailed.columns["text_a"], "positive": entailed.columns["text_b"]}
+            )
+        raise ValueError(f"SICK has no class labels for loss {loss!r}.")
+    if format in ("csv", "tsv", "jsonl"):
+        if not columns:
+            raise ValueError(f"Format {format!r} needs a column mapping, e.g. text_a=q,text_b=a.")
+        return read_table(path, columns, label=label, format=format)
+    raise ValueError(f"Unknown data format {format!r}; choose from {FORMATS}.")
+
+
+def development_evaluators(
+    path: str | Path, format: str, split: str | None = None, name: str = "dev"
+) -> list[Evaluator]:
+    """STS correlation on a development file; on SICK also entailment-vs-contradiction."""
+    if format == "stsb":
+        return [STSEvaluator.from_examples(read_sts(path), name=f"{name}_sts")]
+    if format == "sick":
+        split = split or "TRIAL"
+        pairs = sick_binary_pairs(read_sick(path, split, label="entailment"))
+        return [
+            STSEvaluator.from_examples(read_sick(path, split), name=f"{name}_sts"),
+            BinaryClassificationEvaluator.from_examples(pairs, name=f"{name}_entailment"),
+        ]
+    raise ValueError(f"Development files must be stsb or sick, got {format!r}.")

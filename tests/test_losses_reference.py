@@ -1,0 +1,113 @@
+"""Each loss, with its defaults, against sentence-transformers' own loss on the same embeddings."""
+
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_siamese import losses as L
+
+torch = pytest.importorskip("torch")
+st_losses = pytest.importorskip("sentence_transformers.sentence_transformer.losses")
+contrastive_metrics = pytest.importorskip(
+    "sentence_transformers.sentence_transformer.losses.contrastive"
+).SiameseDistanceMetric
+triplet_metrics = pytest.importorskip(
+    "sentence_transformers.sentence_transformer.losses.triplet"
+).TripletDistanceMetric
+batch_metrics = st_losses.BatchHardTripletLossDistanceFunction
+
+pytestmark = pytest.mark.reference
+
+RNG = np.random.default_rng(7)
+B, D = 8, 6
+PAIRS = RNG.normal(size=(B, 2, D)).astype("float32")
+PAIRS[:, 1] = PAIRS[:, 0] + RNG.uniform(0.2, 2.0, size=(B, 1)) * PAIRS[:, 1]
+TRIPLETS = np.concatenate([PAIRS, RNG.normal(size=(B, 1, D))], 1).astype("float32")
+IN_BATCH = np.concatenate([PAIRS, RNG.normal(size=(B, 2, D))], 1).astype("float32")
+BINARY = np.array([1, 0, 1, 1, 0, 0, 1, 0], "float32")
+SCORES = RNG.uniform(size=B).astype("float32")
+CLASSES = np.array([0, 0, 1, 1, 2, 2, 0, 1])
+POINTS = (RNG.normal(size=(B, D)) + np.eye(3, D)[CLASSES]).astype("float32")
+
+CASES = {
+    "contrastive": (L.ContrastiveLoss(), st_losses.ContrastiveLoss(None), BINARY, PAIRS),
+    "contrastive-euclidean": (
+        L.ContrastiveLoss(distance="euclidean", margin=3.0),
+        st_losses.ContrastiveLoss(None, contrastive_metrics.EUCLIDEAN, margin=3.0),
+        BINARY,
+        PAIRS,
+    ),
+    "online-contrastive": (
+        L.OnlineContrastiveLoss(),
+        st_losses.OnlineContrastiveLoss(None),
+        BINARY,
+        PAIRS,
+    ),
+    "online-contrastive-manhattan": (
+        L.OnlineContrastiveLoss(distance="manhattan", margin=8.0),
+        st_losses.OnlineContrastiveLoss(None, contrastive_metrics.MANHATTAN, margin=8.0),
+        BINARY,
+        PAIRS,
+    ),
+    "cosine": (L.CosineSimilarityLoss(), st_losses.CosineSimilarityLoss(None), SCORES, PAIRS),
+    "cosent": (L.CoSENTLoss(), st_losses.CoSENTLoss(None), SCORES, PAIRS),
+    "triplet": (L.TripletLoss(), st_losses.TripletLoss(None), BINARY, TRIPLETS),
+    "triplet-cosine": (
+        L.TripletLoss(distance="cosine_distance", margin=0.5),
+        st_losses.TripletLoss(None, triplet_metrics.COSINE, triplet_margin=0.5),
+        BINARY,
+        TRIPLETS,
+    ),
+    "batch-hard-triplet": (
+        L.BatchHardTripletLoss(),
+        st_losses.BatchHardTripletLoss(None),
+        CLASSES,
+        POINTS,
+    ),
+    "batch-hard-triplet-cosine": (
+        L.BatchHardTripletLoss(distance="cosine_distance", margin=0.5),
+        st_losses.BatchHardTripletLoss(None, batch_metrics.cosine_distance, margin=0.5),
+        CLASSES,
+        POINTS,
+    ),
+    "batch-semi-hard-triplet": (
+        L.BatchSemiHardTripletLoss(margin=1.0),
+        st_losses.BatchSemiHardTripletLoss(None, margin=1.0),
+        CLASSES,
+        POINTS,
+    ),
+    "batch-all-triplet": (
+        L.BatchAllTripletLoss(margin=1.0),
+        st_losses.BatchAllTripletLoss(None, margin=1.0),
+        CLASSES,
+        POINTS,
+    ),
+    "mnrl": (
+        L.MultipleNegativesRankingLoss(),
+        st_losses.MultipleNegativesRankingLoss(None),
+        BINARY,
+        IN_BATCH,
+    ),
+    "mnrl-symmetric": (
+        L.MultipleNegativesRankingLoss(symmetric=True),
+        st_losses.MultipleNegativesRankingLoss(
+            None, directions=("query_to_doc", "doc_to_query"), partition_mode="per_direction"
+        ),
+        BINARY,
+        IN_BATCH,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_loss_matches_sentence_transformers(case):
+    ours, theirs, y_true, y_pred = CASES[case]
+    columns = (
+        [torch.from_numpy(y_pred[:, i]) for i in range(y_pred.shape[1])]
+        if y_pred.ndim == 3
+        else [torch.from_numpy(y_pred)]
+    )
+    expected = float(theirs.compute_loss_from_embeddings(columns, torch.from_numpy(y_true)))
+    assert expected > 1e-3
+    got = float(ops.convert_to_numpy(ours(y_true, y_pred)))
+    assert got == pytest.approx(expected, rel=1e-4, abs=1e-5)
