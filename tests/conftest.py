@@ -42,11 +42,13 @@ TINY_WORDS = (  # noqa: SIM905
     "the a an is are man woman dog cat plays playing guitar piano runs running eats food "
     "park street car red blue big small happy sad . , ! ? ' - and of in on with"
 ).split()
-TINY_VOCAB = (
-    ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    + TINY_WORDS
-    + [chr(c) for c in range(ord("a"), ord("z") + 1)]
-    + ["##" + chr(c) for c in range(ord("a"), ord("z") + 1)]
+TINY_VOCAB = list(
+    dict.fromkeys(
+        ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        + TINY_WORDS
+        + [chr(c) for c in range(ord("a"), ord("z") + 1)]
+        + ["##" + chr(c) for c in range(ord("a"), ord("z") + 1)]
+    )
 )
 
 

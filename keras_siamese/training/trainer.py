@@ -2,6 +2,7 @@
 
 import json
 import math
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -116,10 +117,14 @@ def fit(
     all_callbacks = list(callbacks)
     if backup is not None:
         all_callbacks.append(keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=True))
-    return model.fit(
-        stream,
-        epochs=chunks,
-        steps_per_epoch=chunk,
-        callbacks=all_callbacks,
-        verbose=verbose,
-    )
+    with warnings.catch_warnings():
+        # The last chunk may be shorter than the others: Keras then warns it "ran out of data".
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        return model.fit(
+            stream,
+            epochs=chunks,
+            steps_per_epoch=chunk,
+            callbacks=all_callbacks,
+            shuffle=False,  # the pipeline shuffles, reproducibly from the seed
+            verbose=verbose,
+        )
