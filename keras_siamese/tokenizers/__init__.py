@@ -1,5 +1,7 @@
-"""Tokenizers: the checkpoint's own (Python) and an in-graph tensorflow-text one, same ids."""
+"""Tokenizers with the checkpoint's exact ids: in Python (`TextTokenizer`, Hugging Face
+`tokenizers`) and in TensorFlow ops (`InGraphTokenizer`, for tf.data, tf.function and export)."""
 
+from keras_siamese.tokenizers.in_graph_tokenizer import InGraphTokenizer
 from keras_siamese.tokenizers.text_tokenizer import TextTokenizer
 
-__all__ = ["TextTokenizer"]
+__all__ = ["InGraphTokenizer", "TextTokenizer"]

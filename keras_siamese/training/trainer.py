@@ -45,7 +45,7 @@ def check_examples(examples: Examples, loss: str) -> None:
         )
     if spec.labels == "binary" and not np.isin(labels, (0, 1)).all():
         bad = int(np.flatnonzero(~np.isin(labels, (0, 1)))[0])
-        raise ValueError(f"Loss {loss!r} needs 0/1 labels; row {bad} has {labels[bad]}.")
+        raise ValueError(f"Loss {loss!r} needs 0/1 labels; row {bad} has {labels[bad]:g}.")
 
 
 def make_optimizer(config: TrainingConfig, total_steps: int) -> keras.optimizers.Optimizer:

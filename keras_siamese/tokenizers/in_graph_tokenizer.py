@@ -1,0 +1,267 @@
+"""`InGraphTokenizer`: BERT WordPiece in TensorFlow ops, with the checkpoint's exact ids.
+
+It re-implements Hugging Face's `BertNormalizer` + `BertPreTokenizer` + `WordPiece` + `[CLS] ..
+[SEP]` template step by step, so that it runs in `tf.data`, in `tf.function` and inside a
+SavedModel that TF Serving feeds with raw strings:
+
+1. Invalid UTF-8 bytes and NUL become U+FFFD, which step 3 deletes (Hugging Face deletes NUL and
+   the U+FFFD that decoding with `errors="replace"` gives).
+2. The special tokens ([CLS], [SEP], [PAD], [UNK], [MASK]) are split out of the raw text and keep
+   their ids, as Hugging Face does with its added tokens (leftmost-longest match).
+3. Normalisation with RE2 classes measured from Hugging Face (`unicode_tables`): delete control
+   characters, map whitespace to " ", pad CJK ideographs with spaces; with `strip_accents` NFD and
+   deletion of non-spacing marks; with `lowercase` per-character lower-casing from a table of
+   Python's `str.lower` (Rust's `char::to_lowercase`: no final-sigma rule, unlike ICU's
+   `tf.strings.lower`, and letters newer than TensorFlow's ICU tables are covered).
+4. Words: split at spaces, punctuation isolated; a word longer than `max_chars_per_word`
+   characters becomes [UNK] (tensorflow-text counts bytes, Hugging Face characters).
+5. `tf_text.FastWordpieceTokenizer` on each word (greedy longest match with "##", [UNK] for a
+   word with an unmatched rest); truncation to `max_seq_length - 2` wordpieces, then [CLS] and
+   [SEP], right padding to the longest text of the batch.
+
+Why not `tf_text.FastBertTokenizer` or `BertTokenizer(lower_case=True)`: their lower-casing is
+NFD + Unicode case folding (ß -> ss, ligatures and full-width forms folded: other ids on 20 of
+200 test sentences), their word limit counts bytes, their character classes are newer than Hugging
+Face's Unicode 8.0 tables, and they do not split out special tokens.
+
+Known differences from Hugging Face `tokenizers` 0.23, all measured on every code point (the
+tests check them): (a) code points unassigned in the running Python's `unicodedata` (Unicode 14 in
+Python 3.11) that Rust lower-cases, newer than Python's table (U+1C89, U+A7CB-U+A7DC, Garay,
+Tolong Siki...); (b) NFD: TensorFlow's ICU decomposes U+11938 and the Unicode 16 letters of Todhri,
+Tulu-Tigalari, Gurung Khema and Kirat Rai, which Hugging Face's older NFD tables leave whole; (c)
+canonical reordering of combining marks newer than those tables, when `strip_accents` keeps them.
+All three need characters that vocabularies of English BERT checkpoints lack; a word with such a
+character is [UNK] either way there, so the ids agree.
+"""
+
+import functools
+import re
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+from keras_siamese import backend  # noqa: F401  (selects the TensorFlow backend first)
+from keras_siamese.tokenizers import unicode_tables
+from keras_siamese.tokenizers.text_tokenizer import SPECIAL_TOKENS, TextTokenizer
+
+# isort: split
+import keras
+
+VOCABULARY_ASSET = "vocabulary.txt"
+SUFFIX_INDICATOR = "##"
+WORD_DELIMITERS = f" +|{unicode_tables.PUNCTUATION}"
+
+
+@functools.cache
+def _lowercase_table() -> tuple[np.ndarray, np.ndarray, dict[str, str]]:
+    """Python's per-character `str.lower`: sorted code points with a one-character lower case,
+    those lower cases, and the characters with a longer one (U+0130 -> "i" + U+0307)."""
+    upper, lower, longer = [], [], {}
+    for code in range(0x110000):
+        lowered = chr(code).lower()
+        if len(lowered) > 1:
+            longer[chr(code)] = lowered
+        elif lowered != chr(code):
+            upper.append(code)
+            lower.append(ord(lowered))
+    return np.array(upper, np.int32), np.array(lower, np.int32), longer
+
+
+def _lowercase(text: tf.Tensor) -> tf.Tensor:
+    """Per-character lower-casing of a string tensor (no final-sigma context rule)."""
+    upper, lower, longer = _lowercase_table()
+    for character, lowered in longer.items():
+        text = tf.strings.regex_replace(text, re.escape(character), lowered)
+    codes = tf.strings.unicode_decode(text, "UTF-8")
+    flat = codes.flat_values
+    index = tf.minimum(tf.searchsorted(upper, flat), len(upper) - 1)
+    flat = tf.where(tf.gather(upper, index) == flat, tf.gather(lower, index), flat)
+    return tf.strings.unicode_encode(codes.with_flat_values(flat), "UTF-8")
+
+
+@keras.saving.register_keras_serializable(package="keras_siamese")
+class InGraphTokenizer(keras.layers.Layer):
+    """Strings `[batch]` -> `{"input_ids", "attention_mask"}`, int32 `[batch, longest]`.
+
+    Same ids as the checkpoint's Hugging Face tokenizer (see the module docstring for how and for
+    the few known differences). `longest` is the batch's longest text in tokens (at most
+    `max_seq_length`, [CLS] and [SEP] included); an empty batch gives shape `[0, 0]`. The
+    vocabulary is not in `get_config`: `.keras` files carry it as an asset, SavedModels as a
+    constant of the traced functions.
+
+    Example:
+        >>> tokenizer = InGraphTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hi"])
+        >>> tokenizer(tf.constant(["Hi [MASK]", ""]))["input_ids"].numpy().tolist()
+        [[2, 5, 4, 3], [2, 3, 0, 0]]
+    """
+
+    def __init__(
+        self,
+        vocabulary: list[str] | None = None,
+        lowercase: bool = True,
+        strip_accents: bool | None = None,
+        tokenize_chinese_chars: bool = True,
+        max_seq_length: int = 256,
+        cls_token: str = SPECIAL_TOKENS["cls_token"],
+        sep_token: str = SPECIAL_TOKENS["sep_token"],
+        pad_token: str = SPECIAL_TOKENS["pad_token"],
+        unk_token: str = SPECIAL_TOKENS["unk_token"],
+        mask_token: str | None = SPECIAL_TOKENS["mask_token"],
+        max_chars_per_word: int = 100,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._convert_input_args = False
+        self._allow_non_tensor_positional_args = True
+        if max_seq_length < 2:
+            raise ValueError(f"max_seq_length must be at least 2 ([CLS], [SEP]): {max_seq_length}.")
+        self.lowercase = lowercase
+        self.strip_accents = strip_accents
+        self.tokenize_chinese_chars = tokenize_chinese_chars
+        self.max_seq_length = max_seq_length
+        self.cls_token = cls_token
+        self.sep_token = sep_token
+        self.pad_token = pad_token
+        self.unk_token = unk_token
+        self.mask_token = mask_token
+        self.max_chars_per_word = max_chars_per_word
+        self.special_tokens = [
+            token for token in (cls_token, sep_token, pad_token, unk_token, mask_token) if token
+        ]
+        self._special_pattern = "|".join(
+            re.escape(token) for token in sorted(self.special_tokens, key=len, reverse=True)
+        )
+        self._vocabulary: tuple[str, ...] = ()
+        if vocabulary is not None:
+            self.set_vocabulary(vocabulary)
+
+    @classmethod
+    def from_text_tokenizer(cls, tokenizer: TextTokenizer, **kwargs) -> "InGraphTokenizer":
+        """The in-graph twin of a `TextTokenizer` (same vocabulary, settings and special tokens)."""
+        settings = tokenizer.normalizer_settings
+        special = tokenizer.special_tokens
+        if not settings["clean_text"]:
+            raise ValueError("InGraphTokenizer always cleans text; this tokenizer does not.")
+        if set(tokenizer.added_tokens) != set(special.values()):
+            raise ValueError(
+                f"InGraphTokenizer splits out exactly {sorted(special.values())}; this tokenizer "
+                f"has the added tokens {tokenizer.added_tokens}."
+            )
+        return cls(
+            vocabulary=tokenizer.vocabulary,
+            lowercase=settings["lowercase"],
+            strip_accents=settings["strip_accents"],
+            tokenize_chinese_chars=settings["handle_chinese_chars"],
+            max_seq_length=tokenizer.max_seq_length,
+            mask_token=special.get("mask_token"),
+            max_chars_per_word=tokenizer.max_chars_per_word,
+            **{role: token for role, token in special.items() if role != "mask_token"},
+            **kwargs,
+        )
+
+    @property
+    def vocabulary(self) -> list[str]:
+        """Tokens in id order."""
+        return list(self._vocabulary)
+
+    def set_vocabulary(self, vocabulary: list[str]) -> None:
+        """Sets the tokens (in id order); they must include the special tokens."""
+        vocabulary = tuple(vocabulary)
+        ids = {token: index for index, token in reversed(list(enumerate(vocabulary)))}
+        missing = [token for token in self.special_tokens if token not in ids]
+        if missing:
+            raise ValueError(f"The vocabulary lacks the special tokens {missing}.")
+        self._vocabulary = vocabulary
+        self._cls_id, self._sep_id, self._pad_id = (
+            ids[token] for token in (self.cls_token, self.sep_token, self.pad_token)
+        )
+        self._wordpiece = tf_text.FastWordpieceTokenizer(
+            list(vocabulary),
+            suffix_indicator=SUFFIX_INDICATOR,
+            max_bytes_per_word=4 * self.max_chars_per_word,  # longer words are [UNK] already
+            token_out_type=tf.int32,
+            unknown_token=self.unk_token,
+            no_pretokenization=True,
+        )
+
+    def normalize(self, text: tf.Tensor) -> tf.Tensor:
+        """Hugging Face `BertNormalizer` on a string tensor of any shape (special tokens are not
+        treated apart here)."""
+        text = tf.strings.regex_replace(text, unicode_tables.CONTROL, "")
+        text = tf.strings.regex_replace(text, unicode_tables.WHITESPACE, " ")
+        if self.tokenize_chinese_chars:
+            text = tf.strings.regex_replace(text, f"({unicode_tables.CJK})", r" \1 ")
+        if self.lowercase if self.strip_accents is None else self.strip_accents:
+            text = tf_text.normalize_utf8(text, "NFD")
+            text = tf.strings.regex_replace(text, unicode_tables.NONSPACING_MARKS, "")
+        return _lowercase(text) if self.lowercase else text
+
+    def pre_tokenize(self, strings: tf.Tensor) -> tf.RaggedTensor:
+        """The words that WordPiece sees, `[batch, (words)]`: normalised and split text, special
+        tokens verbatim, words over `max_chars_per_word` characters replaced by `unk_token`."""
+        strings = tf.ensure_shape(tf.convert_to_tensor(strings, tf.string), [None])
+        strings = tf.strings.unicode_transcode(strings, "UTF-8", "UTF-8", errors="replace")
+        strings = tf.strings.regex_replace(strings, r"\x00", "\ufffd")  # regex_split stops at NUL
+        pieces = tf_text.regex_split(strings, self._special_pattern, self._special_pattern)
+        text = pieces.flat_values
+        special = tf.reduce_any(
+            tf.equal(text[:, None], tf.constant(self.special_tokens)[None, :]), axis=1
+        )
+        words = tf_text.regex_split(
+            self.normalize(tf.where(special, "", text)),
+            WORD_DELIMITERS,
+            unicode_tables.PUNCTUATION,
+        )
+        special_words = tf.RaggedTensor.from_row_lengths(
+            tf.boolean_mask(text, special), tf.cast(special, tf.int64)
+        )
+        words = tf.concat([special_words, words], axis=1)
+        too_long = tf.strings.length(words.flat_values, unit="UTF8_CHAR") > self.max_chars_per_word
+        words = words.with_flat_values(tf.where(too_long, self.unk_token, words.flat_values))
+        return pieces.with_flat_values(words).merge_dims(1, 2)
+
+    def call(self, strings: tf.Tensor) -> dict[str, tf.Tensor]:
+        if not self._vocabulary:
+            raise ValueError("InGraphTokenizer has no vocabulary: pass one or call set_vocabulary.")
+        wordpieces = self._wordpiece.tokenize(self.pre_tokenize(strings)).merge_dims(1, 2)
+        body = wordpieces[:, : self.max_seq_length - 2]
+        rows = body.nrows()
+        ids = tf.concat(
+            [tf.fill([rows, 1], self._cls_id), body, tf.fill([rows, 1], self._sep_id)], axis=1
+        )
+        return {
+            "input_ids": ids.to_tensor(self._pad_id),
+            "attention_mask": tf.ones_like(ids).to_tensor(0),
+        }
+
+    def compute_output_spec(self, strings) -> dict[str, keras.KerasTensor]:
+        shape = (strings.shape[0], None)
+        return {
+            name: keras.KerasTensor(shape, dtype="int32")
+            for name in ("input_ids", "attention_mask")
+        }
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "lowercase": self.lowercase,
+            "strip_accents": self.strip_accents,
+            "tokenize_chinese_chars": self.tokenize_chinese_chars,
+            "max_seq_length": self.max_seq_length,
+            "cls_token": self.cls_token,
+            "sep_token": self.sep_token,
+            "pad_token": self.pad_token,
+            "unk_token": self.unk_token,
+            "mask_token": self.mask_token,
+            "max_chars_per_word": self.max_chars_per_word,
+        }
+
+    def save_assets(self, dir_path: str) -> None:
+        content = "\n".join(self._vocabulary) + "\n"
+        (Path(dir_path) / VOCABULARY_ASSET).write_text(content, encoding="utf-8", newline="")
+
+    def load_assets(self, dir_path: str) -> None:
+        with open(Path(dir_path) / VOCABULARY_ASSET, encoding="utf-8", newline="") as file:
+            self.set_vocabulary(file.read().split("\n")[:-1])
