@@ -5,7 +5,7 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def check_texts(texts: Sequence[str], what: str = "texts") -> list[str]:
+def check_texts(texts: Sequence[str], what: str = "texts", allow_empty: bool = False) -> list[str]:
     """``texts`` as a list, or a clear error naming the first bad item.
 
     >>> check_texts(("a", "b"))
@@ -21,6 +21,6 @@ def check_texts(texts: Sequence[str], what: str = "texts") -> list[str]:
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             raise TypeError(f"{what}[{i}] is {type(text).__name__}, expected str.")
-        if not text.strip():
+        if not allow_empty and not text.strip():
             raise ValueError(f"{what}[{i}] is empty (or only whitespace).")
     return texts

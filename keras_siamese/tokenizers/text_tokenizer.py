@@ -8,6 +8,8 @@ import numpy as np
 from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, processors
 from tokenizers.models import WordPiece
 
+from keras_siamese.validation import check_texts
+
 SPECIAL_TOKENS = {
     "cls_token": "[CLS]",
     "sep_token": "[SEP]",
@@ -180,12 +182,7 @@ class TextTokenizer:
 
     def __call__(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """`input_ids` and `attention_mask`, int32 `[len(texts), longest]`."""
-        if isinstance(texts, str | bytes) or not isinstance(texts, Sequence):
-            raise TypeError(f"texts must be a list or tuple of str, got {type(texts).__name__}.")
-        for index, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise TypeError(f"texts[{index}] must be str, got {type(text).__name__}.")
-        encodings = self._tokenizer.encode_batch(list(texts))
+        encodings = self._tokenizer.encode_batch(check_texts(texts, allow_empty=True))
         shape = (len(encodings), len(encodings[0].ids) if encodings else 0)
         return {
             "input_ids": np.array([e.ids for e in encodings], np.int32).reshape(shape),
