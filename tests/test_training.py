@@ -174,3 +174,22 @@ def test_random_encoder_learns_sick_relatedness(minilm_path, shared_data):
     fit(encoder, read_sick(sick, "TRAIN"), config, verbose=0)  # 2 x 139 steps
     after = trial(encoder)["trial_spearman_cosine"]
     assert after > before + 10, (before, after)
+
+
+def test_mixed_bfloat16_training_runs_and_keeps_float32_weights(tiny_vocab_folder):
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        encoder = make_tiny_encoder(tiny_vocab_folder)
+        config = TrainingConfig(loss="cosent", batch_size=8, mixed_precision="mixed_bfloat16")
+        history = fit(encoder, PAIRS, config, verbose=0)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert np.isfinite(history.history["loss"]).all()
+    assert all(v.dtype == "float32" for v in encoder.trainable_variables)
+    assert encoder.encode(["a red car"]).dtype == np.float32
+
+
+def test_mixed_precision_needs_the_policy_before_the_encoder(tiny_vocab_folder):
+    config = TrainingConfig(loss="cosent", mixed_precision="mixed_bfloat16")
+    with pytest.raises(ValueError, match="set_global_policy"):
+        fit(make_tiny_encoder(tiny_vocab_folder), PAIRS, config, verbose=0)

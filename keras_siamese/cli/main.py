@@ -4,9 +4,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from keras_siamese.cli import encode, evaluate, search, train
+from keras_siamese.cli import encode, evaluate, export, search, train
 
-COMMANDS = (encode, evaluate, search, train)
+COMMANDS = (encode, evaluate, search, train, export)
 
 
 def build_parser() -> argparse.ArgumentParser:

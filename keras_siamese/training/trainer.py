@@ -87,6 +87,13 @@ def fit(
     seen, and deletes the backup when it completes.
     """
     check_examples(train, config.loss)
+    policy = encoder.dtype_policy.name
+    if config.mixed_precision and policy != config.mixed_precision:
+        raise ValueError(
+            f"mixed_precision={config.mixed_precision!r} but the encoder was built with dtype "
+            f"policy {policy!r}: call keras.mixed_precision.set_global_policy"
+            f"({config.mixed_precision!r}) before loading the encoder."
+        )
     keras.utils.set_random_seed(config.seed)
     spec = LOSSES[config.loss]
     model = build_model(encoder, spec.model, num_negatives=max(len(train.roles) - 2, 0))
