@@ -33,8 +33,12 @@ def main() -> None:
     ours = SentenceEncoder.from_pretrained(folder)
     theirs = SentenceTransformer(str(folder), device="cpu")
     runs = {
-        "keras-siamese": lambda: ours.encode(sentences, batch_size=args.batch_size),
-        "sentence-transformers": lambda: theirs.encode(sentences, batch_size=args.batch_size),
+        "keras-siamese": lambda: ours.encode(
+            sentences, batch_size=args.batch_size, show_progress_bar=False
+        ),
+        "sentence-transformers": lambda: theirs.encode(
+            sentences, batch_size=args.batch_size, show_progress_bar=False
+        ),
     }
     for run in runs.values():  # warm-up: tracing, allocator, caches
         run()
