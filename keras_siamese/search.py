@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from keras_siamese.encoders.normalize import l2_normalize
+from keras_siamese.evaluation.similarity import normalize
 
 
 def _as_matrix(embeddings: np.ndarray, name: str) -> np.ndarray:
@@ -13,7 +13,7 @@ def _as_matrix(embeddings: np.ndarray, name: str) -> np.ndarray:
         raise ValueError(f"{name} must be [n, dim], got shape {array.shape}.")
     if not np.isfinite(array).all():
         raise ValueError(f"{name} contains NaN or infinite values.")
-    return np.asarray(l2_normalize(array))
+    return normalize(array)
 
 
 def semantic_search(

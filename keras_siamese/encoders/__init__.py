@@ -2,7 +2,7 @@
 
 from keras_siamese.encoders.architectures import ARCHITECTURES, ArchitectureSpec
 from keras_siamese.encoders.dense_projection import DenseProjection
-from keras_siamese.encoders.normalize import Normalize, l2_normalize
+from keras_siamese.encoders.normalize import Normalize
 from keras_siamese.encoders.presets import DEFAULT_MODEL, PRESETS, resolve_model_path
 from keras_siamese.encoders.sentence_encoder import SentenceEncoder
 from keras_siamese.encoders.transformer_backbone import TransformerBackbone
@@ -18,6 +18,5 @@ __all__ = [
     "SentenceEncoder",
     "TransformerBackbone",
     "TransformerConfig",
-    "l2_normalize",
     "resolve_model_path",
 ]

@@ -1,15 +1,8 @@
 """L2 normalisation of embeddings (sentence-transformers' ``Normalize`` module)."""
 
 import keras
-from keras import ops
 
-from keras_siamese import backend as _backend  # noqa: F401
-
-
-def l2_normalize(x, epsilon: float = 1e-12):
-    """``x / max(||x||, epsilon)`` along the last axis, as ``torch.nn.functional.normalize``."""
-    norm = ops.sqrt(ops.sum(ops.square(x), axis=-1, keepdims=True))
-    return x / ops.maximum(norm, epsilon)
+from keras_siamese.siamese.distances import l2_normalize
 
 
 @keras.saving.register_keras_serializable(package="keras_siamese")

@@ -7,7 +7,6 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-from tqdm.auto import tqdm
 
 from keras_siamese import __version__
 from keras_siamese.atomic import atomic_directory
@@ -17,15 +16,16 @@ from keras_siamese.encoders.checkpoint import (
     save_backbone,
 )
 from keras_siamese.encoders.dense_projection import DenseProjection
-from keras_siamese.encoders.normalize import Normalize, l2_normalize
+from keras_siamese.encoders.length_batching import embed_by_length
+from keras_siamese.encoders.normalize import Normalize
 from keras_siamese.encoders.presets import resolve_model_path
 from keras_siamese.encoders.transformer_backbone import TransformerBackbone
+from keras_siamese.evaluation.similarity import normalize as normalize_rows
 from keras_siamese.pooling import Pooling
 from keras_siamese.tokenizers import TextTokenizer
 from keras_siamese.validation import check_texts
 
 KERAS_FILE_SUFFIXES = (".keras", ".h5")
-PROGRESS_BAR_MIN_BATCHES = 10
 
 
 @keras.saving.register_keras_serializable(package="keras_siamese")
@@ -134,7 +134,7 @@ class SentenceEncoder(keras.Model):
         return self.tokenizer
 
     def in_graph_tokenizer(self):
-        """The tensorflow-text ``InGraphTokenizer`` with the same ids, for ``tf.data`` and export."""
+        """The tensorflow-text ``InGraphTokenizer`` (same ids), for ``tf.data`` and export."""
         from keras_siamese.tokenizers.in_graph_tokenizer import InGraphTokenizer
 
         return InGraphTokenizer.from_text_tokenizer(self._require_tokenizer())
@@ -163,21 +163,15 @@ class SentenceEncoder(keras.Model):
         """
         if isinstance(texts, str):
             return self.encode([texts], batch_size, normalize, show_progress_bar)[0]
-        texts = check_texts(texts)
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be positive, got {batch_size}.")
         tokenizer = self._require_tokenizer()
-        order = np.argsort([-len(t) for t in texts], kind="stable")
-        starts = range(0, len(texts), batch_size)
-        if show_progress_bar is None:
-            show_progress_bar = len(starts) > PROGRESS_BAR_MIN_BATCHES
-        embeddings = np.empty((len(texts), self.embedding_dim), dtype=np.float32)
-        for start in tqdm(starts, desc="Batches", disable=not show_progress_bar):
-            index = order[start : start + batch_size]
-            embeddings[index] = self._embed(tokenizer([texts[i] for i in index]))
-        if normalize:
-            embeddings = keras.ops.convert_to_numpy(l2_normalize(embeddings))
-        return embeddings
+        embeddings = embed_by_length(
+            check_texts(texts),
+            lambda batch: self._embed(tokenizer(batch)),
+            self.embedding_dim,
+            batch_size,
+            show_progress_bar,
+        )
+        return normalize_rows(embeddings) if normalize else embeddings
 
     # -- checkpoints -------------------------------------------------------------------------
 

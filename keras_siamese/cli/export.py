@@ -1,0 +1,57 @@
+"""``keras-siamese export saved-model|tflite``: a model for TF Serving or for phones.
+
+keras-siamese export saved-model all-MiniLM-L6-v2 models/minilm [--version 3]
+keras-siamese export tflite all-MiniLM-L6-v2 minilm.tflite [--quantize dynamic]
+"""
+
+import argparse
+
+from keras_siamese.cli.common import add_model_argument, load_encoder
+from keras_siamese.export.litert import QUANTIZATIONS
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("export", help="export a model for TF Serving or TFLite")
+    formats = parser.add_subparsers(dest="format", required=True)
+
+    serving = formats.add_parser(
+        "saved-model",
+        help="a TF Serving SavedModel (raw strings in) as BASE_DIR/<version>/",
+        description="Writes BASE_DIR/<version>/ atomically; an existing version is never "
+        "overwritten. Loading it needs `import tensorflow_text` (TF Serving links its ops).",
+    )
+    add_model_argument(serving)
+    serving.add_argument("base_dir", help="the model's base folder, as TF Serving watches it")
+    serving.add_argument(
+        "--version", type=int, default=None, help="version number (default: newest + 1)"
+    )
+    serving.set_defaults(run=run_saved_model)
+
+    phone = formats.add_parser(
+        "tflite",
+        help="a TFLite file (int32 input_ids/attention_mask in)",
+        description="Writes a TFLite file with the vocabulary and tokenizer settings as metadata.",
+    )
+    add_model_argument(phone)
+    phone.add_argument("output", help="the .tflite file to write")
+    phone.add_argument("--quantize", choices=QUANTIZATIONS, default="none")
+    phone.add_argument(
+        "--with-tokenizer",
+        action="store_true",
+        help="take raw strings (needs the tensorflow-text custom ops in the app's interpreter)",
+    )
+    phone.set_defaults(run=run_tflite)
+
+
+def run_saved_model(args: argparse.Namespace) -> None:
+    from keras_siamese.export import saved_model
+
+    folder = saved_model(load_encoder(args.model), args.base_dir, version=args.version)
+    print(f"wrote {folder}")
+
+
+def run_tflite(args: argparse.Namespace) -> None:
+    from keras_siamese.export import tflite
+
+    path = tflite(load_encoder(args.model), args.output, args.quantize, args.with_tokenizer)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")

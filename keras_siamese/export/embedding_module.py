@@ -1,0 +1,151 @@
+"""The encoder as a ``tf.Module``: its weights, its tokenizer and the functions both exports use."""
+
+import json
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import tensorflow as tf
+
+from keras_siamese import __version__
+
+SENTENCES_SIGNATURE = "serving_default"
+TOKEN_IDS_SIGNATURE = "embed_token_ids"
+SENTENCES_INPUT = "sentences"
+EMBEDDINGS_OUTPUT = "embeddings"
+EXPORT_CONFIG_FILE = "keras_siamese_export.json"
+TOKEN_IDS_SPEC = tf.TensorSpec([None, None], tf.int32)
+SENTENCES_SPEC = tf.TensorSpec([None], tf.string)
+SENTENCES_INPUTS = {SENTENCES_INPUT: "string [batch]"}
+TOKEN_IDS_INPUTS = {
+    "input_ids": "int32 [batch, length]",
+    "attention_mask": "int32 [batch, length]",
+}
+
+Tokenize = Callable[[tf.Tensor], dict[str, tf.Tensor]]
+
+
+def check_exportable(encoder) -> None:
+    """Exports carry the tokenizer: an encoder without one is an error before any work."""
+    if encoder.tokenizer is None:
+        raise ValueError(
+            "This SentenceEncoder has no tokenizer, and exports carry one: load it with "
+            "SentenceEncoder.from_pretrained or pass tokenizer=TextTokenizer.from_folder(...)."
+        )
+
+
+def export_config(encoder, signatures: dict[str, dict], extra: dict | None = None) -> dict:
+    """What a client needs to use an exported model: embedding size, tokenizer settings, inputs.
+
+    ``signatures`` maps each signature name to its inputs (name -> "dtype [shape]").
+
+    >>> export_config(encoder, {"serving_default": {"sentences": "string [batch]"}})
+    ... # doctest: +SKIP
+    {'format': 'keras-siamese-export/1', ..., 'embedding_dim': 384, ...}
+    """
+    return {
+        "format": "keras-siamese-export/1",
+        "versions": {
+            "keras_siamese": __version__,
+            "tensorflow": tf.__version__,
+            "tensorflow_text": _tensorflow_text_version(),
+        },
+        "embedding_dim": encoder.embedding_dim,
+        "normalized": encoder.normalizer is not None,
+        "pooling": list(encoder.pooling.modes),
+        "tokenizer": tokenizer_settings(encoder.tokenizer),
+        "signatures": {name: {"inputs": inputs} for name, inputs in signatures.items()},
+        "outputs": {EMBEDDINGS_OUTPUT: f"float32 [batch, {encoder.embedding_dim}]"},
+        **(extra or {}),
+    }
+
+
+def tokenizer_settings(tokenizer) -> dict:
+    """A BERT WordPiece ``TextTokenizer``'s settings, enough to re-implement it on a device."""
+    return {
+        "type": "bert-wordpiece",
+        "vocab_file": "vocab.txt",
+        "suffix_indicator": "##",
+        "max_seq_length": tokenizer.max_seq_length,
+        "max_chars_per_word": tokenizer.max_chars_per_word,
+        **tokenizer.normalizer_settings,
+        "special_tokens": {
+            name: {"token": token, "id": tokenizer.token_id(token)}
+            for name, token in tokenizer.special_tokens.items()
+        },
+        "layout": "[CLS] tokens [SEP], right-padded with [PAD]; attention_mask 1 on tokens",
+    }
+
+
+def _tensorflow_text_version() -> str:
+    import tensorflow_text
+
+    return tensorflow_text.__version__
+
+
+class EmbeddingModule(tf.Module):
+    """The encoder's variables and two ``tf.function``s: token ids -> embeddings and, when
+    ``tokenize`` is given, strings -> embeddings.
+
+    The module tracks the encoder's ``tf.Variable``s, never the Keras model itself: tracking a
+    Keras 3 model writes every weight twice in a SavedModel, and the TFLite converter then drops
+    them (a 0.15 MB file that outputs NaN). ``assets`` are files copied into the SavedModel.
+
+    >>> module = EmbeddingModule(encoder, encoder.in_graph_tokenizer())  # doctest: +SKIP
+    >>> module.embed_sentences(tf.constant(["hello"]))["embeddings"].shape  # doctest: +SKIP
+    TensorShape([1, 384])
+    """
+
+    def __init__(
+        self, encoder, tokenize: Tokenize | None = None, assets: Sequence[Path] = ()
+    ) -> None:
+        super().__init__(name="sentence_encoder")
+        self.encoder_variables = [variable.value for variable in encoder.variables]
+        self.assets = [tf.saved_model.Asset(str(path)) for path in assets]
+        dim = encoder.embedding_dim
+
+        @tf.function(input_signature=[TOKEN_IDS_SPEC, TOKEN_IDS_SPEC])
+        def embed_token_ids(input_ids, attention_mask):
+            inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+            embeddings = encoder(inputs, training=False)
+            return {EMBEDDINGS_OUTPUT: tf.ensure_shape(embeddings, [None, dim])}
+
+        self.embed_token_ids = embed_token_ids
+        if tokenize is not None:
+            self.tokenizer = tokenize
+
+            @tf.function(input_signature=[SENTENCES_SPEC])
+            def embed_sentences(sentences):
+                tokens = tokenize(sentences)
+                # An empty batch tokenises to [0, 0]; one (empty) column lets every pooling mode
+                # index the first and last token.
+                missing_column = 1 - tf.minimum(tf.shape(tokens["input_ids"])[1], 1)
+                ids, mask = (
+                    tf.pad(tokens[name], [[0, 0], [0, missing_column]])
+                    for name in ("input_ids", "attention_mask")
+                )
+                return embed_token_ids(ids, mask)
+
+            self.embed_sentences = embed_sentences
+
+    def signatures(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
+        signatures = {TOKEN_IDS_SIGNATURE: self.embed_token_ids.get_concrete_function()}
+        if hasattr(self, "embed_sentences"):
+            signatures[SENTENCES_SIGNATURE] = self.embed_sentences.get_concrete_function()
+        return signatures
+
+
+def write_tokenizer_files(
+    encoder, folder: Path, signatures: dict[str, dict], extra: dict | None = None
+) -> list[Path]:
+    """The tokenizer's files and ``keras_siamese_export.json`` (see ``export_config``) in
+    ``folder``; returns their paths."""
+    encoder.tokenizer.save(folder)
+    config = export_config(encoder, signatures, extra)
+    (folder / EXPORT_CONFIG_FILE).write_text(json.dumps(config, indent=2))
+    return sorted(path for path in folder.iterdir() if path.is_file())
+
+
+def staging_folder() -> tempfile.TemporaryDirectory:
+    """A scratch folder for files that are copied into an export."""
+    return tempfile.TemporaryDirectory(prefix="keras-siamese-export-")

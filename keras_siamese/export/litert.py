@@ -1,0 +1,230 @@
+"""TFLite files for phones: token ids (or, with ``with_tokenizer``, raw strings) in, embeddings out.
+
+The vocabulary and tokenizer settings travel inside the file as TFLite model metadata entries
+(``Model.metadata`` in the TFLite schema, read on device with
+``tflite::FlatBufferModel::ReadAllMetadata()``), named ``keras_siamese/<file>``: ``vocab.txt``,
+``tokenizer.json``, ``tokenizer_config.json``, ``special_tokens_map.json`` and
+``keras_siamese_export.json``. (``tflite-support``'s metadata writer is not used: it needs
+``protobuf<4``, which TensorFlow 2.21 cannot run with.)
+"""
+
+import json
+import os
+import secrets
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from tensorflow.lite.python import schema_py_generated as tflite_schema
+from tensorflow.lite.tools import flatbuffer_utils
+
+from keras_siamese.encoders.length_batching import embed_by_length
+from keras_siamese.evaluation.similarity import normalize as l2_normalize_rows
+from keras_siamese.evaluation.similarity import pairwise_similarity
+from keras_siamese.export.embedding_module import (
+    EMBEDDINGS_OUTPUT,
+    EXPORT_CONFIG_FILE,
+    SENTENCES_INPUT,
+    SENTENCES_INPUTS,
+    SENTENCES_SIGNATURE,
+    TOKEN_IDS_INPUTS,
+    EmbeddingModule,
+    check_exportable,
+    staging_folder,
+    write_tokenizer_files,
+)
+from keras_siamese.export.on_device_tokenizer import OnDeviceTokenizer
+from keras_siamese.tokenizers import TextTokenizer
+from keras_siamese.validation import check_texts
+
+QUANTIZATIONS = ("none", "float16", "dynamic")
+METADATA_PREFIX = "keras_siamese/"
+# Every converted file is run on these before it is written: a broken conversion (lost weights,
+# NaN) is an error, not a file. The bounds separate "broken" from "quantised", they are not
+# accuracy targets (the tests and bench/export.py measure those).
+PROBE_SENTENCES = (
+    "A man is playing a guitar.",
+    "",
+    "Ünïcödé, 中文 and emoji 😀!",
+    "a long sentence " * 100,
+)
+MIN_PROBE_COSINE = {"none": 0.9999, "float16": 0.999, "dynamic": 0.9}
+
+
+def tflite(
+    encoder, path: str | Path, quantize: str | None = None, with_tokenizer: bool = False
+) -> Path:
+    """Writes ``encoder`` as a TFLite file (atomically: a temporary file, then ``os.replace``).
+
+    Inputs ``input_ids`` and ``attention_mask`` (int32 ``[batch, length]``, both dynamic) give
+    ``embeddings`` (float32 ``[batch, dim]``), with builtin ops only. ``quantize``: ``None`` /
+    ``"none"`` (float32), ``"float16"`` (weights), ``"dynamic"`` (int8 weights, dynamic-range).
+    ``with_tokenizer=True`` takes ``sentences`` (string ``[batch]``) instead and needs the
+    tensorflow-text custom ops at run time (see ``tflite_interpreter``).
+
+    >>> tflite(encoder, "minilm.tflite", quantize="dynamic")  # doctest: +SKIP
+    PosixPath('minilm.tflite')
+    """
+    check_exportable(encoder)
+    quantize = "none" if quantize is None else quantize
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}.")
+    path = Path(path)
+    on_device = OnDeviceTokenizer(encoder.tokenizer) if with_tokenizer else None
+    module = EmbeddingModule(encoder, on_device)
+    function = module.embed_sentences if with_tokenizer else module.embed_token_ids
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [function.get_concrete_function()], module
+    )
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    converter.allow_custom_ops = with_tokenizer
+    if quantize != "none":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(converter.convert()))
+    inputs = SENTENCES_INPUTS if with_tokenizer else TOKEN_IDS_INPUTS
+    extra = {"quantize": quantize, "custom_ops": _custom_ops(model)}
+    with staging_folder() as staging:
+        files = write_tokenizer_files(encoder, Path(staging), {SENTENCES_SIGNATURE: inputs}, extra)
+        for file in files:
+            _add_metadata(model, METADATA_PREFIX + file.name, file.read_bytes())
+    content = flatbuffer_utils.convert_object_to_bytearray(model)
+    _check_outputs(content, encoder, quantize, with_tokenizer)
+    _write_atomically(path, content)
+    return path
+
+
+def tflite_interpreter(model: str | Path | bytes, num_threads: int | None = None):
+    """A LiteRT interpreter for a file written by ``tflite``, with the tensorflow-text custom ops
+    registered (the ``with_tokenizer`` files need them; the others run on builtins alone).
+
+    >>> runner = tflite_interpreter("minilm.tflite").get_signature_runner()  # doctest: +SKIP
+    >>> runner(**encoder.tokenizer(["Hi"]))["embeddings"].shape  # doctest: +SKIP
+    (1, 384)
+    """
+    from ai_edge_litert.interpreter import InterpreterWithCustomOps
+    from tensorflow_text import tflite_registrar
+
+    source = {"model_content": model} if isinstance(model, bytes) else {"model_path": str(model)}
+    return InterpreterWithCustomOps(
+        custom_op_registerers=tflite_registrar.SELECT_TFTEXT_OPS,
+        num_threads=num_threads,
+        **source,
+    )
+
+
+def read_tflite_metadata(path: str | Path) -> dict[str, bytes]:
+    """The files a ``tflite`` export carries, by name (``vocab.txt``, ...).
+
+    >>> json.loads(read_tflite_metadata("minilm.tflite")["keras_siamese_export.json"])
+    ... # doctest: +SKIP
+    {'format': 'keras-siamese-export/1', ...}
+    """
+    model = tflite_schema.Model.GetRootAs(Path(path).read_bytes(), 0)
+    files = {}
+    for i in range(model.MetadataLength()):
+        entry = model.Metadata(i)
+        name = entry.Name().decode("utf-8")
+        if name.startswith(METADATA_PREFIX):
+            buffer = model.Buffers(entry.Buffer())
+            data = buffer.DataAsNumpy().tobytes() if buffer.DataLength() else b""
+            files[name.removeprefix(METADATA_PREFIX)] = data
+    return files
+
+
+class TfliteEncoder:
+    """Runs a ``tflite`` export from Python, tokenising with the files inside it (as an app
+    would), so it can be checked and evaluated like a ``SentenceEncoder``.
+
+    >>> encoder = TfliteEncoder("minilm.tflite")  # doctest: +SKIP
+    >>> encoder.encode(["A man is playing a guitar."]).shape  # doctest: +SKIP
+    (1, 384)
+    """
+
+    def __init__(self, path: str | Path, num_threads: int | None = None) -> None:
+        files = read_tflite_metadata(path)
+        self.config = json.loads(files[EXPORT_CONFIG_FILE])
+        inputs = self.config["signatures"][SENTENCES_SIGNATURE]["inputs"]
+        self.takes_strings = SENTENCES_INPUT in inputs
+        with tempfile.TemporaryDirectory() as folder:
+            for name, data in files.items():
+                Path(folder, name).write_bytes(data)
+            self.tokenizer = TextTokenizer.from_folder(
+                folder, max_seq_length=self.config["tokenizer"]["max_seq_length"]
+            )
+        self.embedding_dim = self.config["embedding_dim"]
+        self._runner = tflite_interpreter(path, num_threads).get_signature_runner()
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        """The embeddings of one batch."""
+        if self.takes_strings:
+            inputs = {SENTENCES_INPUT: np.array(texts, dtype=object)}
+        else:
+            inputs = self.tokenizer(texts)
+        return self._runner(**inputs)[EMBEDDINGS_OUTPUT]
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        batch_size: int = 32,
+        normalize: bool | None = None,
+        show_progress_bar: bool | None = None,
+    ) -> np.ndarray:
+        """float32 ``[len(texts), embedding_dim]`` in input order; ``batch_size`` texts of similar
+        length per call (as ``SentenceEncoder.encode``, so padding stays short)."""
+        embeddings = embed_by_length(
+            check_texts(texts), self, self.embedding_dim, batch_size, show_progress_bar
+        )
+        return l2_normalize_rows(embeddings) if normalize else embeddings
+
+
+def _custom_ops(model: tflite_schema.ModelT) -> list[str]:
+    return sorted(code.customCode.decode() for code in model.operatorCodes if code.customCode)
+
+
+def _add_metadata(model: tflite_schema.ModelT, name: str, data: bytes) -> None:
+    buffer = tflite_schema.BufferT()
+    buffer.data = np.frombuffer(data, dtype=np.uint8)
+    model.buffers.append(buffer)
+    entry = tflite_schema.MetadataT()
+    entry.name = name
+    entry.buffer = len(model.buffers) - 1
+    model.metadata.append(entry)
+
+
+def _check_outputs(content: bytes, encoder, quantize: str, with_tokenizer: bool) -> None:
+    """Runs the converted model on ``PROBE_SENTENCES`` against Keras; raises if it is broken."""
+    tokens = encoder.tokenizer(list(PROBE_SENTENCES))
+    expected = encoder(tokens, training=False).numpy()
+    runner = tflite_interpreter(content).get_signature_runner()
+    if with_tokenizer:
+        got = runner(**{SENTENCES_INPUT: np.array(PROBE_SENTENCES, dtype=object)})
+    else:
+        got = runner(**tokens)
+    embeddings = got[EMBEDDINGS_OUTPUT]
+    cosines = pairwise_similarity(embeddings, expected, "cosine")
+    if not np.isfinite(embeddings).all() or cosines.min() < MIN_PROBE_COSINE[quantize]:
+        raise RuntimeError(
+            f"The converted TFLite model does not reproduce the Keras model (cosine "
+            f"{np.nan_to_num(cosines).min():.4f}, finite: {np.isfinite(embeddings).all()}); "
+            "the conversion is broken and nothing was written."
+        )
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    """A hidden temporary file beside ``path`` (usual permissions, unlike ``mkstemp``'s 0600),
+    then ``os.replace``: readers see the old file or the new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.parent / f".{path.name}.tmp-{secrets.token_hex(4)}"
+    try:
+        with open(temporary, "xb") as file:
+            file.write(content)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)

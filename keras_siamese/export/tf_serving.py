@@ -1,0 +1,100 @@
+"""SavedModels for TF Serving: ``BASE_DIR/<version>/``, written atomically, raw strings in."""
+
+from pathlib import Path
+
+import tensorflow as tf
+
+from keras_siamese.atomic import atomic_directory
+from keras_siamese.export.embedding_module import (
+    SENTENCES_INPUTS,
+    SENTENCES_SIGNATURE,
+    TOKEN_IDS_INPUTS,
+    TOKEN_IDS_SIGNATURE,
+    EmbeddingModule,
+    check_exportable,
+    staging_folder,
+    write_tokenizer_files,
+)
+
+TF_TEXT_MISSING = (
+    "This SavedModel tokenises with tensorflow-text ops (RegexSplitWithOffsets, NormalizeUTF8, "
+    "FastWordpieceTokenizeWithOffsets), which TensorFlow only knows once `import "
+    "tensorflow_text` has run: pip install 'tensorflow-text~={release}.0' (the release of "
+    "TensorFlow {release}) and import it before tf.saved_model.load."
+)
+
+
+def model_versions(base_dir: str | Path) -> list[int]:
+    """The versions under ``base_dir``: sub-folders named by an integer, as TF Serving counts them.
+
+    Hidden temporary folders of exports in progress (``.3.tmp-*``) are not versions.
+
+    >>> model_versions("/no/such/folder")
+    []
+    """
+    base_dir = Path(base_dir)
+    if not base_dir.is_dir():
+        return []
+    return sorted(
+        int(p.name)
+        for p in base_dir.iterdir()
+        if p.is_dir() and p.name.isascii() and p.name.isdigit()
+    )
+
+
+def saved_model(encoder, base_dir: str | Path, version: int | None = None) -> Path:
+    """Writes ``encoder`` as ``base_dir/<version>/``, the layout TF Serving watches; returns it.
+
+    ``version`` defaults to one past the newest; an existing version is never overwritten
+    (``FileExistsError``). The folder is written beside its target under a hidden name and renamed
+    when complete, so a server polling ``base_dir`` never loads half a model. Signatures:
+
+    - ``serving_default``: ``sentences`` (string ``[batch]``) -> ``embeddings`` (float32
+      ``[batch, dim]``), with tokenisation, truncation, padding, pooling and normalisation in the
+      graph;
+    - ``embed_token_ids``: ``input_ids`` and ``attention_mask`` (int32 ``[batch, length]``) ->
+      ``embeddings``, for clients that tokenise themselves.
+
+    The tokenizer files and ``keras_siamese_export.json`` are assets inside the folder.
+    Loading it needs ``import tensorflow_text`` first (see ``load_saved_model``).
+
+    >>> encoder = SentenceEncoder.from_pretrained("all-MiniLM-L6-v2")  # doctest: +SKIP
+    >>> saved_model(encoder, "models/minilm")  # doctest: +SKIP
+    PosixPath('models/minilm/1')
+    """
+    check_exportable(encoder)
+    base_dir = Path(base_dir)
+    if version is None:
+        version = max(model_versions(base_dir), default=0) + 1
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"version must be a positive integer, got {version!r}.")
+    target = base_dir / str(version)
+    if target.exists():
+        raise FileExistsError(f"{target} already exists; versions are never overwritten.")
+    with staging_folder() as staging:
+        signatures = {
+            SENTENCES_SIGNATURE: SENTENCES_INPUTS,
+            TOKEN_IDS_SIGNATURE: TOKEN_IDS_INPUTS,
+        }
+        assets = write_tokenizer_files(encoder, Path(staging), signatures)
+        module = EmbeddingModule(encoder, encoder.in_graph_tokenizer(), assets)
+        with atomic_directory(target, overwrite=False) as folder:
+            tf.saved_model.save(module, str(folder), signatures=module.signatures())
+    return target
+
+
+def load_saved_model(path: str | Path):
+    """``tf.saved_model.load`` after registering the tensorflow-text ops, with a clear error when
+    tensorflow-text is missing.
+
+    >>> model = load_saved_model("models/minilm/1")  # doctest: +SKIP
+    >>> model.signatures["serving_default"](sentences=tf.constant(["Hi"]))["embeddings"].shape
+    ... # doctest: +SKIP
+    TensorShape([1, 384])
+    """
+    try:
+        import tensorflow_text  # noqa: F401
+    except ImportError as err:
+        release = ".".join(tf.__version__.split(".")[:2])
+        raise ImportError(TF_TEXT_MISSING.format(release=release)) from err
+    return tf.saved_model.load(str(path))
