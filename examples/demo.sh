@@ -15,3 +15,17 @@ echo "== Semantic search over examples/corpus.txt"
 "$cli" search "$model" examples/corpus.txt "someone is making food" "pets resting" --top-k 3
 echo "== Encode the corpus"
 "$cli" encode "$model" examples/corpus.txt -o "$out/corpus.npy"
+echo "== Export: a TF Serving SavedModel (raw strings in) and a dynamic-range int8 TFLite model"
+"$cli" export saved-model "$model" "$out/serving"
+"$cli" export tflite "$model" "$out/minilm-int8.tflite" --quantize dynamic
+"$bin/python" - "$out/serving" <<'PY'
+import sys
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  (registers the tokeniser ops the SavedModel uses)
+base = sys.argv[1]
+version = max(int(p) for p in tf.io.gfile.listdir(base) if p.strip("/").isdigit())
+serve = tf.saved_model.load(f"{base}/{version}").signatures["serving_default"]
+embeddings = serve(sentences=tf.constant(["A man plays guitar.", "Someone is playing music."]))
+e = embeddings["embeddings"].numpy()
+print(f"SavedModel {base}/{version}: embeddings {e.shape}, cosine {float(e[0] @ e[1]):.4f}")
+PY
