@@ -37,6 +37,6 @@ def train_and_report(args: argparse.Namespace, encoder, train, loss: str, evalua
     config = TrainingConfig(
         loss=loss, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed
     )
-    fit(encoder, train, config, callbacks=evaluators, backup_dir=args.output / "backup")
-    report(before, evaluate())
+    history = fit(encoder, train, config, callbacks=evaluators, backup_dir=args.output / "backup")
+    report(before, {name: history.history[name][-1] for name in before})
     encoder.save(args.output / "model")

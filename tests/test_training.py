@@ -193,3 +193,33 @@ def test_mixed_precision_needs_the_policy_before_the_encoder(tiny_vocab_folder):
     config = TrainingConfig(loss="cosent", mixed_precision="mixed_bfloat16")
     with pytest.raises(ValueError, match="set_global_policy"):
         fit(make_tiny_encoder(tiny_vocab_folder), PAIRS, config, verbose=0)
+
+
+@pytest.mark.integration
+def test_train_command_reports_evaluation_before_and_after(
+    tiny_model_folder, shared_data, tmp_path
+):
+    sick = shared_data / "sick" / "SICK_train_trial.txt"
+    args = [
+        "train",
+        "--model",
+        str(tiny_model_folder),
+        "--data",
+        str(sick),
+        "--format",
+        "sick",
+        "--loss",
+        "contrastive",
+        "--batch-size",
+        "32",
+        "--eval",
+        str(sick),
+        "--output",
+        str(tmp_path / "out"),
+    ]
+    assert main(args) == 0
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert set(metrics["before"]) == set(metrics["after"])
+    assert "dev_entailment_cosine_accuracy" in metrics["after"]
+    history = json.loads((tmp_path / "out" / "history.json").read_text())
+    assert history["dev_sts_spearman_cosine"][-1] == metrics["after"]["dev_sts_spearman_cosine"]

@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> None:
     before = {k: v for e in evaluators for k, v in e.evaluate(encoder).items()}
     print(f"{len(train)} training examples; before training: {json.dumps(before)}")
     history = fit(encoder, train, config, evaluators, backup_dir=output / "backup")
-    after = {k: v for e in evaluators for k, v in e.evaluate(encoder).items()}
+    after = {name: history.history[name][-1] for name in before}  # logged by the last epoch
     encoder.save(output / "model")
     save_history(history, output)
     metrics = {
