@@ -100,6 +100,14 @@ def test_pooling_modes_round_trip(tiny_vocab_folder, tmp_path, modes):
     np.testing.assert_allclose(copy.encode(TEXTS), encoder.encode(TEXTS), atol=1e-5)
 
 
+def test_every_pooling_mode_takes_an_empty_token_batch(tiny_vocab_folder):
+    modes = ("cls", "max", "mean", "mean_sqrt_len_tokens", "weightedmean", "lasttoken")
+    encoder = make_tiny_encoder(tiny_vocab_folder, modes=modes, normalize=False)
+    empty = np.zeros((0, 0), np.int32)
+    embeddings = encoder._embed({"input_ids": empty, "attention_mask": empty})
+    assert embeddings.shape == (0, 16 * len(modes))
+
+
 def test_dense_projection_round_trip(tiny_vocab_folder, tmp_path):
     encoder = make_tiny_encoder(
         tiny_vocab_folder, projections=[DenseProjection(8, activation="tanh")]

@@ -1,22 +1,24 @@
-"""Embedding many texts in batches of similar length, so each batch pads little."""
+"""Embedding many inputs in batches of similar length, so each batch pads little."""
 
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import numpy as np
 from tqdm.auto import tqdm
 
 PROGRESS_BAR_MIN_BATCHES = 10
+Item = TypeVar("Item", str, np.ndarray)
 
 
 def embed_by_length(
-    texts: Sequence[str],
-    embed_batch: Callable[[list[str]], np.ndarray],
+    items: Sequence[Item],
+    embed_batch: Callable[[list[Item]], np.ndarray],
     embedding_dim: int,
     batch_size: int = 32,
     show_progress_bar: bool | None = None,
 ) -> np.ndarray:
-    """``embed_batch`` over batches of texts sorted by length (longest first, as
-    sentence-transformers does); the rows come back in input order.
+    """``embed_batch`` over batches of items (texts, or token ids: then each batch pads to
+    almost nothing) sorted by length, longest first; the rows come back in input order.
 
     ``show_progress_bar=None`` shows a bar past ten batches.
 
@@ -27,12 +29,12 @@ def embed_by_length(
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}.")
-    order = np.argsort([-len(text) for text in texts], kind="stable")
-    starts = range(0, len(texts), batch_size)
+    order = np.argsort([-len(item) for item in items], kind="stable")
+    starts = range(0, len(items), batch_size)
     if show_progress_bar is None:
         show_progress_bar = len(starts) > PROGRESS_BAR_MIN_BATCHES
-    embeddings = np.empty((len(texts), embedding_dim), dtype=np.float32)
+    embeddings = np.empty((len(items), embedding_dim), dtype=np.float32)
     for start in tqdm(starts, desc="Batches", disable=not show_progress_bar):
         index = order[start : start + batch_size]
-        embeddings[index] = embed_batch([texts[i] for i in index])
+        embeddings[index] = embed_batch([items[i] for i in index])
     return embeddings

@@ -157,7 +157,8 @@ class SentenceEncoder(keras.Model):
     ) -> np.ndarray:
         """Embeds ``texts`` into a float32 ``[len(texts), embedding_dim]`` array, in input order.
 
-        Texts are sorted by length and each batch is padded only to its own longest text.
+        Texts are sorted by their number of tokens and each batch is padded only to its own
+        longest text (sentence-transformers sorts by characters, so its batches pad more).
         ``normalize=True`` L2-normalises (a model with a Normalize module always does);
         ``show_progress_bar=None`` shows one past ten batches. One string gives one vector.
         """
@@ -165,8 +166,8 @@ class SentenceEncoder(keras.Model):
             return self.encode([texts], batch_size, normalize, show_progress_bar)[0]
         tokenizer = self._require_tokenizer()
         embeddings = embed_by_length(
-            check_texts(texts),
-            lambda batch: self._embed(tokenizer(batch)),
+            tokenizer.encode_ids(check_texts(texts)),
+            lambda batch: self._embed(tokenizer.pad(batch)),
             self.embedding_dim,
             batch_size,
             show_progress_bar,

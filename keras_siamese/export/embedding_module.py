@@ -117,14 +117,7 @@ class EmbeddingModule(tf.Module):
             @tf.function(input_signature=[SENTENCES_SPEC])
             def embed_sentences(sentences):
                 tokens = tokenize(sentences)
-                # An empty batch tokenises to [0, 0]; one (empty) column lets every pooling mode
-                # index the first and last token.
-                missing_column = 1 - tf.minimum(tf.shape(tokens["input_ids"])[1], 1)
-                ids, mask = (
-                    tf.pad(tokens[name], [[0, 0], [0, missing_column]])
-                    for name in ("input_ids", "attention_mask")
-                )
-                return embed_token_ids(ids, mask)
+                return embed_token_ids(tokens["input_ids"], tokens["attention_mask"])
 
             self.embed_sentences = embed_sentences
 

@@ -162,9 +162,11 @@ class TfliteEncoder:
         """The embeddings of one batch."""
         if self.takes_strings:
             inputs = {SENTENCES_INPUT: np.array(texts, dtype=object)}
-        else:
-            inputs = self.tokenizer(texts)
-        return self._runner(**inputs)[EMBEDDINGS_OUTPUT]
+            return self._runner(**inputs)[EMBEDDINGS_OUTPUT]
+        return self._embed_ids(self.tokenizer.encode_ids(texts))
+
+    def _embed_ids(self, ids: list[np.ndarray]) -> np.ndarray:
+        return self._runner(**self.tokenizer.pad(ids))[EMBEDDINGS_OUTPUT]
 
     def encode(
         self,
@@ -175,8 +177,13 @@ class TfliteEncoder:
     ) -> np.ndarray:
         """float32 ``[len(texts), embedding_dim]`` in input order; ``batch_size`` texts of similar
         length per call (as ``SentenceEncoder.encode``, so padding stays short)."""
+        texts = check_texts(texts)
+        if self.takes_strings:
+            items, embed_batch = texts, self
+        else:
+            items, embed_batch = self.tokenizer.encode_ids(texts), self._embed_ids
         embeddings = embed_by_length(
-            check_texts(texts), self, self.embedding_dim, batch_size, show_progress_bar
+            items, embed_batch, self.embedding_dim, batch_size, show_progress_bar
         )
         return l2_normalize_rows(embeddings) if normalize else embeddings
 

@@ -56,8 +56,8 @@ class Pooling(keras.layers.Layer):
         counts = ops.sum(mask, axis=1)
         outputs = []
         for mode in self.modes:
-            if mode == "cls":
-                outputs.append(token_embeddings[:, 0])
+            if mode == "cls":  # a width-1 slice, so that an empty [0, 0] batch works too
+                outputs.append(ops.sum(token_embeddings[:, :1], axis=1))
             elif mode == "max":
                 masked = ops.where(mask > 0, token_embeddings, ops.cast(-1e9, mask.dtype))
                 outputs.append(ops.max(masked, axis=1))
@@ -73,10 +73,11 @@ class Pooling(keras.layers.Layer):
                 weights = mask * ops.expand_dims(ops.expand_dims(positions, 0), -1)
                 total = ops.sum(token_embeddings * weights, axis=1)
                 outputs.append(total / ops.maximum(ops.sum(weights, axis=1), 1e-9))
-            else:  # lasttoken
+            else:  # lasttoken, as a one-hot weighted sum (no index into a [0, 0] batch)
                 last = ops.cast(ops.sum(attention_mask, axis=1), "int32") - 1
-                index = ops.expand_dims(ops.expand_dims(ops.maximum(last, 0), -1), -1)
-                outputs.append(ops.squeeze(ops.take_along_axis(token_embeddings, index, 1), 1))
+                length = ops.shape(token_embeddings)[1]
+                weights = ops.one_hot(ops.maximum(last, 0), length, dtype=mask.dtype)
+                outputs.append(ops.sum(token_embeddings * ops.expand_dims(weights, -1), axis=1))
         return outputs[0] if len(outputs) == 1 else ops.concatenate(outputs, axis=-1)
 
     def compute_output_shape(self, input_shape, mask_shape=None):

@@ -77,7 +77,6 @@ class TextTokenizer:
         }
         if mask_token in self.added_tokens:
             self.special_tokens["mask_token"] = mask_token
-        self._tokenizer.enable_padding(pad_id=self.pad_token_id, pad_token=pad_token)
         self.max_seq_length = max_seq_length
 
     cls_token = _special_token("cls_token")
@@ -182,14 +181,22 @@ class TextTokenizer:
 
     def __call__(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """`input_ids` and `attention_mask`, int32 `[len(texts), longest]`."""
+        return self.pad(self.encode_ids(texts))
+
+    def encode_ids(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Each text's ids, int32, truncated but not padded."""
         encodings = self._tokenizer.encode_batch(check_texts(texts, allow_empty=True))
-        shape = (len(encodings), len(encodings[0].ids) if encodings else 0)
-        return {
-            "input_ids": np.array([e.ids for e in encodings], np.int32).reshape(shape),
-            "attention_mask": np.array([e.attention_mask for e in encodings], np.int32).reshape(
-                shape
-            ),
-        }
+        return [np.array(encoding.ids, np.int32) for encoding in encodings]
+
+    def pad(self, ids: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+        """Right-pads `encode_ids` output to its longest row: `input_ids`, `attention_mask`."""
+        longest = max(map(len, ids), default=0)
+        input_ids = np.full((len(ids), longest), self.pad_token_id, np.int32)
+        attention_mask = np.zeros((len(ids), longest), np.int32)
+        for row, sequence in enumerate(ids):
+            input_ids[row, : len(sequence)] = sequence
+            attention_mask[row, : len(sequence)] = 1
+        return {"input_ids": input_ids, "attention_mask": attention_mask}
 
     def save(self, path: str | Path) -> None:
         """Writes `tokenizer.json` (this truncation, no padding), `vocab.txt`,
@@ -197,9 +204,7 @@ class TextTokenizer:
         `AutoTokenizer` and sentence-transformers read."""
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
-        state = json.loads(self._tokenizer.to_str())
-        state["padding"] = None
-        _write_json(folder / "tokenizer.json", state)
+        _write_json(folder / "tokenizer.json", json.loads(self._tokenizer.to_str()))
         (folder / "vocab.txt").write_text("\n".join(self.vocabulary) + "\n", encoding="utf-8")
         settings = self.normalizer_settings
         config = {
