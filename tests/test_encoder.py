@@ -50,6 +50,13 @@ def test_encode_rejects_bad_text(tiny, texts, error, message):
         tiny.encode(texts)
 
 
+def test_layer_norm_refuses_settings_it_does_not_implement():
+    from keras_siamese.encoders.transformer_layers import LayerNorm
+
+    with pytest.raises(ValueError, match="last axis"):
+        LayerNorm(axis=1)
+
+
 def test_call_matches_encode_and_is_functional(tiny):
     inputs = {
         "input_ids": keras.Input((None,), dtype="int32", name="input_ids"),

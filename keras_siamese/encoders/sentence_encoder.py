@@ -23,7 +23,6 @@ from keras_siamese.encoders.transformer_backbone import TransformerBackbone
 from keras_siamese.evaluation.similarity import normalize as normalize_rows
 from keras_siamese.pooling import Pooling
 from keras_siamese.tokenizers import TextTokenizer
-from keras_siamese.validation import check_texts
 
 KERAS_FILE_SUFFIXES = (".keras", ".h5")
 
@@ -166,7 +165,7 @@ class SentenceEncoder(keras.Model):
             return self.encode([texts], batch_size, normalize, show_progress_bar)[0]
         tokenizer = self._require_tokenizer()
         embeddings = embed_by_length(
-            tokenizer.encode_ids(check_texts(texts)),
+            tokenizer.encode_ids(texts, allow_empty=False),
             lambda batch: self._embed(tokenizer.pad(batch)),
             self.embedding_dim,
             batch_size,

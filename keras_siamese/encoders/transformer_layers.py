@@ -27,6 +27,14 @@ class LayerNorm(keras.layers.LayerNormalization):
     [[-1.0, 1.0]]
     """
 
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if self.axis not in (-1, [-1]) or not (self.center and self.scale) or self.rms_scaling:
+            raise ValueError(
+                "LayerNorm normalises the last axis with centre and scale only; use "
+                "keras.layers.LayerNormalization for other settings."
+            )
+
     def call(self, inputs):
         x = ops.cast(inputs, "float32")
         centred = x - ops.mean(x, axis=-1, keepdims=True)

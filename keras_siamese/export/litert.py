@@ -177,11 +177,11 @@ class TfliteEncoder:
     ) -> np.ndarray:
         """float32 ``[len(texts), embedding_dim]`` in input order; ``batch_size`` texts of similar
         length per call (as ``SentenceEncoder.encode``, so padding stays short)."""
-        texts = check_texts(texts)
         if self.takes_strings:
-            items, embed_batch = texts, self
+            items, embed_batch = check_texts(texts), self
         else:
-            items, embed_batch = self.tokenizer.encode_ids(texts), self._embed_ids
+            items = self.tokenizer.encode_ids(texts, allow_empty=False)
+            embed_batch = self._embed_ids
         embeddings = embed_by_length(
             items, embed_batch, self.embedding_dim, batch_size, show_progress_bar
         )

@@ -183,9 +183,10 @@ class TextTokenizer:
         """`input_ids` and `attention_mask`, int32 `[len(texts), longest]`."""
         return self.pad(self.encode_ids(texts))
 
-    def encode_ids(self, texts: Sequence[str]) -> list[np.ndarray]:
-        """Each text's ids, int32, truncated but not padded."""
-        encodings = self._tokenizer.encode_batch(check_texts(texts, allow_empty=True))
+    def encode_ids(self, texts: Sequence[str], allow_empty: bool = True) -> list[np.ndarray]:
+        """Each text's ids, int32, truncated but not padded; ``allow_empty=False`` refuses
+        empty or whitespace-only texts."""
+        encodings = self._tokenizer.encode_batch(check_texts(texts, allow_empty=allow_empty))
         return [np.array(encoding.ids, np.int32) for encoding in encodings]
 
     def pad(self, ids: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
