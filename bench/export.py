@@ -26,10 +26,9 @@ import tensorflow as tf
 from common import data_argument, print_table
 from scipy.stats import spearmanr
 
-from keras_siamese.data import read_sts
-from keras_siamese.encoders import DEFAULT_MODEL, SentenceEncoder
-from keras_siamese.evaluation.similarity import pairwise_similarity
+import keras_siamese as ks
 from keras_siamese.export import TfliteEncoder, load_saved_model, saved_model, tflite
+from keras_siamese.similarity import cosine_similarity
 
 TFLITE_VARIANTS = {  # name -> tflite() arguments
     "tflite float32": {"quantize": None},
@@ -72,23 +71,23 @@ def saved_model_encode(path: Path):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     data_argument(parser)
-    parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--model", default=ks.DEFAULT_MODEL)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sentences", type=int, default=200, help="sentences timed one by one")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="LiteRT threads")
     args = parser.parse_args()
 
-    dev = read_sts(args.data / "stsb" / "sts-dev.csv")
+    dev = ks.data.read_sts(args.data / "stsb" / "sts-dev.csv")
     sentences = list(dict.fromkeys(dev.columns["text_a"] + dev.columns["text_b"]))
     row = {sentence: i for i, sentence in enumerate(sentences)}
     pairs = [[row[text] for text in dev.columns[column]] for column in ("text_a", "text_b")]
     timed_sentences = sentences[:: max(1, len(sentences) // args.sentences)][: args.sentences]
 
     def spearman(embeddings: np.ndarray) -> float:
-        cosines = pairwise_similarity(embeddings[pairs[0]], embeddings[pairs[1]], "cosine")
+        cosines = cosine_similarity(embeddings[pairs[0]], embeddings[pairs[1]], xp=np)
         return 100 * spearmanr(dev.labels, cosines).statistic
 
-    keras_encoder = SentenceEncoder.from_pretrained(args.model)
+    keras_encoder = ks.SentenceEncoder.from_pretrained(args.model)
     encoders = {
         "keras": lambda texts, batch_size=64: keras_encoder.encode(
             texts, batch_size, show_progress_bar=False
@@ -134,7 +133,7 @@ def main() -> None:
     header = f"{'min cos':>10} {'mean cos':>10} {'< 0.99999':>10} {'spearman':>10} {'delta':>8}"
     print(f"\n{'agreement with keras':24} {header}")
     for name, vectors in embeddings.items():
-        cosines = pairwise_similarity(vectors, embeddings["keras"], "cosine")
+        cosines = cosine_similarity(vectors, embeddings["keras"], xp=np)
         score = spearman(vectors)
         below = int(np.sum(cosines < 0.99999))
         print(

@@ -18,9 +18,8 @@ import time
 
 from common import data_argument
 
-from keras_siamese.encoders import DEFAULT_MODEL, SentenceEncoder, resolve_model_path
-from keras_siamese.losses import LOSSES
-from keras_siamese.training import TrainingConfig, fit
+import keras_siamese as ks
+from keras_siamese.encoders import resolve_model_path
 from keras_siamese.training.recipes import development_evaluators, load_training_examples
 
 RECIPES = {
@@ -45,7 +44,7 @@ def reference_loss(name: str, model):
     }[name]()
 
 
-def train_reference(folder, examples, config: TrainingConfig):
+def train_reference(folder, examples, config: ks.TrainingConfig):
     """sentence-transformers' trainer on the same examples and settings; returns (model, s)."""
     from datasets import Dataset
     from sentence_transformers import (
@@ -56,12 +55,13 @@ def train_reference(folder, examples, config: TrainingConfig):
     from sentence_transformers.training_args import BatchSamplers
 
     model = SentenceTransformer(str(folder), device="cpu")
+    loss = ks.losses.get_loss(config.loss, config.loss_options)
     columns = dict(examples.columns)
-    if examples.labels is not None and LOSSES[config.loss].labels != "none":
+    if examples.labels is not None and loss.label_kind != "none":
         columns["label"] = examples.labels.tolist()
     sampler = (
         BatchSamplers.NO_DUPLICATES
-        if LOSSES[config.loss].model == "in_batch"
+        if getattr(loss, "takes_negatives", False)  # in-batch negatives: no duplicates
         else BatchSamplers.BATCH_SAMPLER
     )
     with tempfile.TemporaryDirectory() as output:
@@ -91,10 +91,10 @@ def train_reference(folder, examples, config: TrainingConfig):
         return model, time.perf_counter() - start
 
 
-def train_ours(folder, examples, config: TrainingConfig):
-    encoder = SentenceEncoder.from_pretrained(folder)
+def train_ours(folder, examples, config: ks.TrainingConfig):
+    encoder = ks.SentenceEncoder.from_pretrained(folder)
     start = time.perf_counter()
-    fit(encoder, examples, config, verbose=0)
+    ks.fit(encoder, examples, config, verbose=0)
     return encoder, time.perf_counter() - start
 
 
@@ -104,7 +104,7 @@ def main() -> None:
     parser.add_argument("--recipe", choices=RECIPES, default="sts")
     parser.add_argument("--losses", nargs="+")
     parser.add_argument("--seeds", nargs="+", type=int, default=[42, 43, 44])
-    parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--model", default=ks.DEFAULT_MODEL)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--lr", type=float, default=2e-5)
@@ -128,7 +128,7 @@ def main() -> None:
             if k.endswith(("spearman_cosine", "cosine_accuracy"))
         }
 
-    base = evaluate(SentenceEncoder.from_pretrained(folder))
+    base = evaluate(ks.SentenceEncoder.from_pretrained(folder))
     print(f"before training: {base}", flush=True)
     rows = []
     for loss in args.losses or recipe["losses"]:
@@ -136,7 +136,7 @@ def main() -> None:
         if args.limit:
             examples = examples.select(range(min(args.limit, len(examples))))
         for seed in args.seeds:
-            config = TrainingConfig(
+            config = ks.TrainingConfig(
                 loss=loss,
                 epochs=args.epochs,
                 batch_size=args.batch_size,

@@ -26,17 +26,20 @@ def report(before: dict, after: dict) -> None:
     print(json.dumps({"before": before, "after": after}))
 
 
-def train_and_report(args: argparse.Namespace, encoder, train, loss: str, evaluators) -> None:
-    """Evaluates, trains with ``loss`` (resumable from ``output/backup``), evaluates, saves."""
-    from keras_siamese.training import TrainingConfig, fit
+def train_and_report(args: argparse.Namespace, encoder, train, loss, evaluators) -> None:
+    """Evaluates, trains with ``loss`` (a registered name or a ``keras.losses.Loss``; resumable
+    from ``output/backup``), evaluates, saves."""
+    import keras_siamese as ks
 
     def evaluate() -> dict:
         return {k: v for e in evaluators for k, v in e(encoder).items()}
 
     before = evaluate()
-    config = TrainingConfig(
+    config = ks.TrainingConfig(
         loss=loss, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed
     )
-    history = fit(encoder, train, config, callbacks=evaluators, backup_dir=args.output / "backup")
+    history = ks.fit(
+        encoder, train, config, callbacks=evaluators, backup_dir=args.output / "backup"
+    )
     report(before, {name: history.history[name][-1] for name in before})
     encoder.save(args.output / "model")

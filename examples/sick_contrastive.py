@@ -7,14 +7,13 @@ Reports SICK TRIAL relatedness Spearman and entailment-vs-contradiction accuracy
 
 from common import parse_args, train_and_report
 
-from keras_siamese.data import read_sick, sick_binary_pairs
-from keras_siamese.encoders import SentenceEncoder
+import keras_siamese as ks
 from keras_siamese.training.recipes import development_evaluators
 
 args = parse_args(__doc__, "sick_contrastive")
 sick = args.data / "sick" / "SICK_train_trial.txt"
-train = sick_binary_pairs(read_sick(sick, "TRAIN", label="entailment"))  # (text_a, text_b, 0/1)
+pairs = ks.data.read_sick(sick, "TRAIN", label="entailment")
+train = ks.data.sick_binary_pairs(pairs)  # (text_a, text_b, 0/1)
 evaluators = development_evaluators(sick, "sick")
-train_and_report(
-    args, SentenceEncoder.from_pretrained(args.model), train, "contrastive", evaluators
-)
+loss = ks.losses.ContrastiveLoss()  # cosine distance, margin 0.5, as sentence-transformers
+train_and_report(args, ks.SentenceEncoder.from_pretrained(args.model), train, loss, evaluators)

@@ -7,11 +7,12 @@ Reports SICK TRIAL relatedness Spearman and entailment-vs-contradiction accuracy
 
 from common import parse_args, train_and_report
 
-from keras_siamese.encoders import SentenceEncoder
+import keras_siamese as ks
 from keras_siamese.training.recipes import development_evaluators, load_training_examples
 
 args = parse_args(__doc__, "sick_mnrl")
 sick = args.data / "sick" / "SICK_train_trial.txt"
 train = load_training_examples(sick, "sick", "mnrl")  # (anchor, positive): entailed pairs
 evaluators = development_evaluators(sick, "sick")
-train_and_report(args, SentenceEncoder.from_pretrained(args.model), train, "mnrl", evaluators)
+loss = ks.losses.MultipleNegativesRankingLoss()  # cosine, scale 20
+train_and_report(args, ks.SentenceEncoder.from_pretrained(args.model), train, loss, evaluators)

@@ -7,12 +7,12 @@ Reports SICK TRIAL relatedness Spearman and entailment-vs-contradiction accuracy
 
 from common import parse_args, train_and_report
 
-from keras_siamese.data import read_sick, sick_triplets
-from keras_siamese.encoders import SentenceEncoder
+import keras_siamese as ks
 from keras_siamese.training.recipes import development_evaluators
 
 args = parse_args(__doc__, "sick_triplet")
 sick = args.data / "sick" / "SICK_train_trial.txt"
-train = sick_triplets(read_sick(sick, "TRAIN", label="entailment"), seed=args.seed)
+train = ks.data.sick_triplets(ks.data.read_sick(sick, "TRAIN", label="entailment"), seed=args.seed)
 evaluators = development_evaluators(sick, "sick")
-train_and_report(args, SentenceEncoder.from_pretrained(args.model), train, "triplet", evaluators)
+loss = ks.losses.TripletLoss()  # euclidean distance, margin 5
+train_and_report(args, ks.SentenceEncoder.from_pretrained(args.model), train, loss, evaluators)

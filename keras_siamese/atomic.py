@@ -1,11 +1,62 @@
-"""Atomic folder writes: build in a temporary folder beside the target, then rename."""
+"""Atomic writes: build beside the target under a hidden name, then rename.
+
+Outputs get the permissions the process's umask gives (``0o755`` folders and ``0o644`` files under
+the usual ``0o022``): the temporary folder is made by ``os.mkdir`` and the temporary file by
+``os.open(..., 0o666)``, not by ``tempfile.mkdtemp``/``mkstemp``, whose private ``0o700``/``0o600``
+the rename would keep (and a TF Serving process running as another user could not read).
+"""
 
 import contextlib
 import os
+import secrets
 import shutil
-import tempfile
+import stat
 from collections.abc import Iterator
 from pathlib import Path
+
+_ATTEMPTS = 100  # unique names tried before giving up (a clash is already unlikely)
+
+
+def _sibling(target: Path, tag: str) -> Path:
+    """A hidden name beside ``target`` that no other writer uses: ``.NAME.TAG-XXXXXXXX``."""
+    return target.parent / f".{target.name}.{tag}-{secrets.token_hex(4)}"
+
+
+def _make_directory(target: Path, tag: str) -> Path:
+    """A new empty hidden folder beside ``target`` with the umask's permissions."""
+    for _ in range(_ATTEMPTS):
+        path = _sibling(target, tag)
+        try:
+            os.mkdir(path)  # mode 0o777 & ~umask
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"no free temporary name beside {target}")
+
+
+def _umask_of(folder: Path) -> int:
+    """The umask, read off a folder just made with mode 0o777 (``os.umask`` would set it, racing
+    other threads)."""
+    return 0o777 & ~stat.S_IMODE(folder.stat().st_mode)
+
+
+def _share_like_umask(root: Path, umask: int) -> None:
+    """Grants the read (and, to folders and executables, search/execute) permissions the umask
+    allows to everything under ``root``; write permissions are left as they are. Libraries that
+    write private files (safetensors' ``save_file`` makes ``0o600`` files) then still give
+    outputs that others can read."""
+    readable, searchable = 0o444 & ~umask, 0o111 & ~umask
+    for folder, folders, files in os.walk(root):
+        for name in [*folders, *files]:
+            path = os.path.join(folder, name)
+            mode = os.lstat(path).st_mode
+            if stat.S_ISLNK(mode):
+                continue
+            wanted = stat.S_IMODE(mode) | readable
+            if stat.S_ISDIR(mode) or mode & 0o111:
+                wanted |= searchable
+            if wanted != stat.S_IMODE(mode):
+                os.chmod(path, wanted)
 
 
 @contextlib.contextmanager
@@ -14,7 +65,8 @@ def atomic_directory(target: Path, overwrite: bool = True) -> Iterator[Path]:
 
     A failure (or a kill) part-way leaves ``target`` as it was; the temporary folder is a hidden
     sibling (``.NAME.tmp-*``) removed on error. With ``overwrite=False`` an existing target is an
-    error (``FileExistsError``) and is never touched.
+    error (``FileExistsError``) and is never touched. Everything inside gets at least the read
+    permissions of the umask (see the module).
 
     >>> import tempfile, pathlib
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "model"
@@ -27,18 +79,72 @@ def atomic_directory(target: Path, overwrite: bool = True) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target} already exists; refusing to overwrite it.")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    tmp = _make_directory(target, "tmp")
     try:
         yield tmp
+        _share_like_umask(tmp, _umask_of(tmp))
         if target.exists():
             if not overwrite:
                 raise FileExistsError(f"{target} appeared while writing; refusing to overwrite it.")
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            os.replace(target, old / target.name)
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
+            old = _make_directory(target, "old")
+            try:
+                os.replace(target, old / target.name)
+                try:
+                    os.replace(tmp, target)
+                except BaseException:
+                    os.replace(old / target.name, target)  # put the previous one back
+                    raise
+            finally:
+                shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_file(target: Path) -> Iterator[Path]:
+    """Yields the path of a new empty hidden file beside ``target`` (``.NAME.tmp-*``, with the
+    umask's permissions); write it, and on success it replaces ``target`` in one rename (after
+    ``fsync``), so readers see the old file or the new one, never a part. On error it is removed.
+
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "history.json"
+    >>> with atomic_file(out) as tmp:
+    ...     _ = tmp.write_text("{}")
+    >>> out.read_text()
+    '{}'
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(_ATTEMPTS):
+        tmp = _sibling(target, "tmp")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        break
+    else:
+        raise FileExistsError(f"no free temporary name beside {target}")
+    try:
+        yield tmp
+        with open(tmp, "rb+") as file:
+            os.fsync(file.fileno())
+        os.replace(tmp, target)
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+
+
+def write_atomically(target: Path, data: bytes | str) -> Path:
+    """Writes ``data`` (``str`` as UTF-8) to ``target`` through ``atomic_file``; returns it.
+
+    >>> import tempfile, pathlib
+    >>> write_atomically(pathlib.Path(tempfile.mkdtemp()) / "a.txt", "hi").read_text()
+    'hi'
+    """
+    target = Path(target)
+    with atomic_file(target) as tmp:
+        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    return target

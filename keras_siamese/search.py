@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from keras_siamese.evaluation.similarity import normalize
+from keras_siamese.similarity import l2_normalize
 
 
 def _as_matrix(embeddings: np.ndarray, name: str) -> np.ndarray:
@@ -13,7 +13,7 @@ def _as_matrix(embeddings: np.ndarray, name: str) -> np.ndarray:
         raise ValueError(f"{name} must be [n, dim], got shape {array.shape}.")
     if not np.isfinite(array).all():
         raise ValueError(f"{name} contains NaN or infinite values.")
-    return normalize(array)
+    return l2_normalize(array, xp=np)
 
 
 def semantic_search(

@@ -3,11 +3,11 @@
 It speaks to a SavedModel written by ``keras_siamese.export.saved_model``: the ``serving_default``
 signature takes ``sentences`` (strings) and returns ``embeddings`` ``[batch, dim]``.
 
->>> with ServingClient("http://localhost:8501", "minilm") as client:  # doctest: +SKIP
-...     client.embed(["A man is playing a guitar."]).shape
-(1, 384)
->>> ServingClient("grpc://localhost:8500", "minilm").embed(["Hi"]).shape  # doctest: +SKIP
-(1, 384)
+With TF Serving serving the export as model ``minilm``::
+
+    with ServingClient("http://localhost:8501", "minilm") as client:
+        client.embed(["A man is playing a guitar."]).shape  # (1, 384)
+    ServingClient("grpc://localhost:8500", "minilm").embed(["Hi"]).shape  # (1, 384)
 """
 
 import contextlib
@@ -52,9 +52,9 @@ class ServingClient:
     version (default: the newest the server has loaded). Sentences are sent ``batch_size`` at a
     time; ``timeout`` (seconds) bounds each request.
 
-    >>> client = ServingClient("http://localhost:8501", "minilm", batch_size=32)  # doctest: +SKIP
-    >>> client.embed(["first sentence", "second sentence"]).shape  # doctest: +SKIP
-    (2, 384)
+    >>> client = ServingClient("http://localhost:8501", "minilm", batch_size=32)  # no request yet
+    >>> client.batch_size, client.signature_name  # client.embed(sentences) asks the server
+    (32, 'serving_default')
     """
 
     def __init__(

@@ -1,20 +1,24 @@
 """SentenceEncoder on tiny random configs: call, encode, checkpoints, bad input."""
 
+import ast
 import json
 import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
-from conftest import make_tiny_encoder
+from conftest import REPO, make_tiny_encoder
+from safetensors.numpy import load_file
 
-from keras_siamese.encoders import (
-    DenseProjection,
-    SentenceEncoder,
-    TransformerBackbone,
-    resolve_model_path,
-)
-from keras_siamese.encoders import presets as presets_module
+from keras_siamese.backbones import TransformerBackbone
+from keras_siamese.checkpoints import presets as presets_module
+from keras_siamese.checkpoints import sentence_transformers_format as st_format
+from keras_siamese.encoders import SentenceEncoder, resolve_model_path
+from keras_siamese.pooling import DenseProjection
 
 TEXTS = ["The man is playing the guitar.", "A dog runs in the park!", "a cat", "Red car."]
 
@@ -51,7 +55,7 @@ def test_encode_rejects_bad_text(tiny, texts, error, message):
 
 
 def test_layer_norm_refuses_settings_it_does_not_implement():
-    from keras_siamese.encoders.transformer_layers import LayerNorm
+    from keras_siamese.backbones import LayerNorm
 
     with pytest.raises(ValueError, match="last axis"):
         LayerNorm(axis=1)
@@ -239,10 +243,146 @@ def test_pooling_reads_both_config_formats(tmp_path):
     (tmp_path / "config.json").write_text(
         json.dumps({"embedding_dimension": 4, "pooling_mode": ["max", "cls"]})
     )
-    assert Pooling.from_folder(tmp_path).modes == ("max", "cls")
-    Pooling(4, ("max", "cls")).save_to_folder(tmp_path / "new")
-    Pooling(4, ("cls", "max")).save_to_folder(tmp_path / "legacy")
-    assert Pooling.from_folder(tmp_path / "new").modes == ("max", "cls")
+    assert st_format.load_pooling(tmp_path).modes == ("max", "cls")
+    st_format.save_pooling(Pooling(4, ("max", "cls")), tmp_path / "new")
+    st_format.save_pooling(Pooling(4, ("cls", "max")), tmp_path / "legacy")
+    assert st_format.load_pooling(tmp_path / "new").modes == ("max", "cls")
     legacy = json.loads((tmp_path / "legacy" / "config.json").read_text())
     assert legacy["pooling_mode_cls_token"] and legacy["pooling_mode_max_tokens"]
-    assert Pooling.from_folder(tmp_path / "legacy").modes == ("cls", "max")
+    assert st_format.load_pooling(tmp_path / "legacy").modes == ("cls", "max")
+
+
+# -- the sentence-transformers folder format ---------------------------------------------------
+
+
+def folder_contents(folder: Path) -> dict[str, object]:
+    """Every file of a saved model: JSON files parsed, weights as arrays, others as text."""
+    contents: dict[str, object] = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        name = str(path.relative_to(folder))
+        if path.suffix == ".json":
+            contents[name] = json.loads(path.read_text())
+        elif path.suffix == ".safetensors":
+            contents[name] = load_file(str(path))
+        else:
+            contents[name] = path.read_text()
+    return contents
+
+
+def test_save_pretrained_then_from_pretrained_keeps_every_config_value(tiny_vocab_folder, tmp_path):
+    projection = DenseProjection(8, activation="tanh")
+    encoder = make_tiny_encoder(tiny_vocab_folder, modes=("max", "cls"), projections=[projection])
+    encoder.max_seq_length = 20
+    encoder.save_pretrained(tmp_path / "first")
+    settings_file = tmp_path / "first" / "config_sentence_transformers.json"
+    settings = json.loads(settings_file.read_text())
+    settings.update(prompts={"query": "query: "}, default_prompt_name="query")
+    settings["similarity_fn_name"] = "dot"
+    settings_file.write_text(json.dumps(settings))
+
+    copy = SentenceEncoder.from_pretrained(tmp_path / "first")
+    assert copy.max_seq_length == 20 and copy.pooling.modes == ("max", "cls")
+    copy.save_pretrained(tmp_path / "second")
+    first, second = folder_contents(tmp_path / "first"), folder_contents(tmp_path / "second")
+    assert first.keys() == second.keys()
+    assert {"modules.json", "sentence_bert_config.json", "config_sentence_transformers.json"} <= (
+        first.keys()
+    )
+    assert {"1_Pooling/config.json", "2_Dense/config.json", "tokenizer_config.json"} <= first.keys()
+    for name, value in first.items():
+        if name.endswith(".safetensors"):
+            assert value.keys() == second[name].keys(), name
+            for key in value:
+                np.testing.assert_array_equal(value[key], second[name][key], err_msg=key)
+        else:
+            assert value == second[name], name
+    assert second["sentence_bert_config.json"]["max_seq_length"] == 20
+    assert second["tokenizer_config.json"]["model_max_length"] == 20
+    assert second["tokenizer.json"]["truncation"]["max_length"] == 20
+    assert second["config_sentence_transformers.json"]["similarity_fn_name"] == "dot"
+    assert second["config_sentence_transformers.json"]["prompts"] == {"query": "query: "}
+    np.testing.assert_allclose(copy.encode(TEXTS), encoder.encode(TEXTS), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("sentence_bert", "argument", "expected"),
+    [
+        ({"max_seq_length": 24}, None, 24),  # the checkpoint's
+        ({"max_seq_length": 24}, 10, 10),  # the argument's
+        ({"max_seq_length": 128}, None, 64),  # capped at max_position_embeddings
+        ({}, None, 32),  # tokenizer_config.json's model_max_length
+    ],
+)
+def test_max_seq_length_is_resolved_once_at_load(model_copy, sentence_bert, argument, expected):
+    (model_copy / "sentence_bert_config.json").write_text(json.dumps(sentence_bert))
+    encoder = SentenceEncoder.from_pretrained(model_copy, max_seq_length=argument)
+    assert encoder.max_seq_length == encoder.tokenizer.max_seq_length == expected
+    assert encoder.in_graph_tokenizer().max_seq_length == expected
+
+
+def test_max_seq_length_beyond_the_positions_is_refused(model_copy, tiny):
+    with pytest.raises(ValueError, match=r"must be in \[2, 64\], got 65"):
+        SentenceEncoder.from_pretrained(model_copy, max_seq_length=65)
+    with pytest.raises(ValueError, match=r"must be in \[2, 64\], got 65"):
+        tiny.max_seq_length = 65
+
+
+FORMAT_FILE_NAMES = (
+    "modules.json",
+    "sentence_bert_config.json",
+    "config_sentence_transformers.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+    "1_Pooling",
+    "tokenizer.json",
+)
+FORMAT_MODULES = {"checkpoints/sentence_transformers_format.py", "checkpoints/safetensors_io.py"}
+
+
+def code_strings(tree: ast.Module) -> list[ast.Constant]:
+    """The string constants of a module's code (f-string parts included), docstrings left out."""
+    docstrings = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            docstrings.add(id(body[0].value))
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        if id(node) not in docstrings
+    ]
+
+
+def test_only_the_format_module_names_the_folder_files():
+    package = REPO / "keras_siamese"
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        if str(path.relative_to(package)) in FORMAT_MODULES:
+            continue
+        for node in code_strings(ast.parse(path.read_text(encoding="utf-8"))):
+            found += [
+                f"{path.relative_to(REPO)}:{node.lineno}: {name}"
+                for name in FORMAT_FILE_NAMES
+                if name in node.value
+            ]
+    assert found == []
+
+
+def test_loading_a_folder_with_tokenizer_json_does_not_import_transformers(tiny_model_folder):
+    script = """
+        import sys
+        import keras_siamese
+        assert "transformers" not in sys.modules, "import keras_siamese"
+        from keras_siamese.encoders import SentenceEncoder
+        SentenceEncoder.from_pretrained(sys.argv[1]).encode(["a cat"])
+        assert "transformers" not in sys.modules, "from_pretrained"
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script), str(tiny_model_folder)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]

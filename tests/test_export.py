@@ -15,8 +15,7 @@ import tensorflow as tf
 from conftest import make_tiny_encoder
 
 from keras_siamese.cli import export as export_cli
-from keras_siamese.encoders import DenseProjection, SentenceEncoder
-from keras_siamese.evaluation.similarity import pairwise_similarity
+from keras_siamese.encoders import SentenceEncoder
 from keras_siamese.export import litert as litert_module
 from keras_siamese.export import (
     load_saved_model,
@@ -27,7 +26,8 @@ from keras_siamese.export import (
     tflite_interpreter,
 )
 from keras_siamese.export import tf_serving as tf_serving_module
-from keras_siamese.pooling.pooling import POOLING_MODES
+from keras_siamese.pooling import POOLING_MODES, DenseProjection
+from keras_siamese.similarity import cosine_similarity
 
 TEXTS = ["The man is playing the guitar.", "A dog runs in the park!", "a cat", "Red car."]
 BAD_TEXTS = [
@@ -51,7 +51,7 @@ def exported(tiny, tmp_path_factory) -> Path:
 
 
 def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return pairwise_similarity(a, b, "cosine")
+    return cosine_similarity(a, b, xp=np)
 
 
 def run_isolated_python(script: str, *args: str, timeout: float = SUBPROCESS_TIMEOUT_S):

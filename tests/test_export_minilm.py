@@ -11,8 +11,8 @@ import pytest
 from scipy.stats import spearmanr
 
 from keras_siamese.data import read_sts
-from keras_siamese.evaluation.similarity import pairwise_similarity
 from keras_siamese.export import TfliteEncoder, saved_model, tflite
+from keras_siamese.similarity import cosine_similarity
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +56,7 @@ def sts_spearman(sts_dev, sentences: list[str], embeddings: np.ndarray) -> float
         embeddings[[row[text] for text in sts_dev.columns[column]]]
         for column in ("text_a", "text_b")
     )
-    return 100 * spearmanr(sts_dev.labels, pairwise_similarity(first, second, "cosine")).statistic
+    return 100 * spearmanr(sts_dev.labels, cosine_similarity(first, second, xp=np)).statistic
 
 
 def test_saved_model_in_a_fresh_process_matches_encode(
@@ -77,7 +77,7 @@ def test_saved_model_in_a_fresh_process_matches_encode(
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    cosines = pairwise_similarity(np.load(outputs), keras_embeddings[by_length], "cosine")
+    cosines = cosine_similarity(np.load(outputs), keras_embeddings[by_length], xp=np)
     assert cosines.shape == (len(sentences),)
     assert cosines.min() >= 0.99999, sentences[by_length[np.argmin(cosines)]]
 
@@ -86,7 +86,7 @@ def test_tflite_float32_matches_keras(minilm, sentences, keras_embeddings, tmp_p
     encoder = TfliteEncoder(tflite(minilm, tmp_path / "float32.tflite"))
     some = slice(0, len(sentences), 5)
     embeddings = encoder.encode(sentences[some], batch_size=64)
-    assert pairwise_similarity(embeddings, keras_embeddings[some], "cosine").min() >= 0.99999
+    assert cosine_similarity(embeddings, keras_embeddings[some], xp=np).min() >= 0.99999
 
 
 def test_tflite_dynamic_int8_keeps_the_sts_spearman(
@@ -94,7 +94,7 @@ def test_tflite_dynamic_int8_keeps_the_sts_spearman(
 ):
     encoder = TfliteEncoder(tflite(minilm, tmp_path / "dynamic.tflite", quantize="dynamic"))
     embeddings = encoder.encode(sentences, batch_size=64)
-    assert pairwise_similarity(embeddings, keras_embeddings, "cosine").mean() >= 0.995
+    assert cosine_similarity(embeddings, keras_embeddings, xp=np).mean() >= 0.995
     float_spearman = sts_spearman(sts_dev, sentences, keras_embeddings)
     assert abs(sts_spearman(sts_dev, sentences, embeddings) - float_spearman) <= 0.5
 
@@ -105,6 +105,6 @@ def test_tflite_with_tokenizer_on_raw_strings(minilm, sentences, keras_embedding
     encoder = TfliteEncoder(tflite(minilm, tmp_path / "strings.tflite", with_tokenizer=True))
     some = slice(0, len(sentences), 10)
     embeddings = encoder.encode(sentences[some], batch_size=64)
-    cosines = pairwise_similarity(embeddings, keras_embeddings[some], "cosine")
+    cosines = cosine_similarity(embeddings, keras_embeddings[some], xp=np)
     assert np.mean(cosines >= 0.99999) >= 0.99
     assert cosines.min() >= 0.95

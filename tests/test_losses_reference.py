@@ -8,6 +8,7 @@ from keras_siamese import losses as L
 
 torch = pytest.importorskip("torch")
 st_losses = pytest.importorskip("sentence_transformers.sentence_transformer.losses")
+st_util = pytest.importorskip("sentence_transformers.util")
 contrastive_metrics = pytest.importorskip(
     "sentence_transformers.sentence_transformer.losses.contrastive"
 ).SiameseDistanceMetric
@@ -51,9 +52,15 @@ CASES = {
     ),
     "cosine": (L.CosineSimilarityLoss(), st_losses.CosineSimilarityLoss(None), SCORES, PAIRS),
     "cosent": (L.CoSENTLoss(), st_losses.CoSENTLoss(None), SCORES, PAIRS),
+    "cosent-euclidean": (  # the negated distance, as sentence-transformers' euclidean_sim
+        L.CoSENTLoss(similarity="euclidean", scale=1.0),
+        st_losses.CoSENTLoss(None, scale=1.0, similarity_fct=st_util.pairwise_euclidean_sim),
+        SCORES,
+        PAIRS,
+    ),
     "triplet": (L.TripletLoss(), st_losses.TripletLoss(None), BINARY, TRIPLETS),
     "triplet-cosine": (
-        L.TripletLoss(distance="cosine_distance", margin=0.5),
+        L.TripletLoss(distance="cosine", margin=0.5),
         st_losses.TripletLoss(None, triplet_metrics.COSINE, triplet_margin=0.5),
         BINARY,
         TRIPLETS,
@@ -65,7 +72,7 @@ CASES = {
         POINTS,
     ),
     "batch-hard-triplet-cosine": (
-        L.BatchHardTripletLoss(distance="cosine_distance", margin=0.5),
+        L.BatchHardTripletLoss(distance="cosine", margin=0.5),
         st_losses.BatchHardTripletLoss(None, batch_metrics.cosine_distance, margin=0.5),
         CLASSES,
         POINTS,
@@ -85,6 +92,12 @@ CASES = {
     "mnrl": (
         L.MultipleNegativesRankingLoss(),
         st_losses.MultipleNegativesRankingLoss(None),
+        BINARY,
+        IN_BATCH,
+    ),
+    "mnrl-dot": (
+        L.MultipleNegativesRankingLoss(similarity="dot", scale=1.0),
+        st_losses.MultipleNegativesRankingLoss(None, scale=1.0, similarity_fct=st_util.dot_score),
         BINARY,
         IN_BATCH,
     ),

@@ -1,15 +1,26 @@
-"""Each registered loss trains a tiny siamese model with ``model.fit`` on a ``tf.data`` dataset."""
+"""Each registered loss trains: a tiny siamese model with ``model.fit`` on a ``tf.data`` dataset,
+and a tiny ``SentenceEncoder`` through ``ks.fit`` with the loss given by name or as an instance."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import make_tiny_encoder
 from test_siamese_models import LENGTH, TinyEncoder, tiny_encoder
 
+import keras_siamese as ks
 from keras_siamese import losses as L
-from keras_siamese.siamese import build_model
+from keras_siamese.siamese import loss_roles, pair_model, training_model
 
 TOPICS, TOPIC_TOKENS, EXAMPLES, BATCH = 4, 10, 64, 16
+
+
+def registered_loss(name: str) -> keras.losses.Loss:
+    """A default instance of each registered loss (``matryoshka`` around CoSENT)."""
+    return L.MatryoshkaLoss("cosent", [8, 4, 2]) if name == "matryoshka" else L.LOSSES[name]()
+
+
+# -- model.fit on token ids -------------------------------------------------------------------
 
 
 def _texts(rng, topics) -> dict[str, np.ndarray]:
@@ -24,24 +35,25 @@ def _other(rng, topics):
     return (topics + rng.integers(1, TOPICS, size=len(topics))) % TOPICS
 
 
-def dataset(model_kind: str, labels: str, seed: int = 0) -> tf.data.Dataset:
-    """Topic-structured examples of a model kind with ``labels`` of that kind (see ``LOSSES``):
+def dataset(roles: tuple[str, ...], label_kind: str, seed: int = 0) -> tf.data.Dataset:
+    """Topic-structured examples with the ``roles`` and labels of ``label_kind`` a loss consumes:
     similar texts share a topic."""
     rng = np.random.default_rng(seed)
     topics = rng.integers(0, TOPICS, size=EXAMPLES)
-    if model_kind == "pair":
+    if label_kind in ("score", "binary"):  # pairs
         same = rng.integers(0, 2, size=EXAMPLES)
-        columns = {"text_a": topics, "text_b": np.where(same == 1, topics, _other(rng, topics))}
+        first, second = roles
+        columns = {first: topics, second: np.where(same == 1, topics, _other(rng, topics))}
         graded = np.where(
             same == 1, rng.uniform(0.6, 1.0, EXAMPLES), rng.uniform(0.0, 0.4, EXAMPLES)
         )
-        y = (graded if labels == "score" else same).astype("float32")
-    elif model_kind == "single_text":
-        columns, y = {"text": topics}, topics.astype("int32")
-    else:
-        columns = {"anchor": topics, "positive": topics, "negative": _other(rng, topics)}
-        if model_kind == "in_batch":
-            columns["negative_1"] = columns.pop("negative")
+        y = (graded if label_kind == "score" else same).astype("float32")
+    elif label_kind == "class":  # single texts
+        (role,) = roles
+        columns, y = {role: topics}, topics.astype("int32")
+    else:  # anchor, positive, then negatives
+        columns = {roles[0]: topics, roles[1]: topics}
+        columns.update({role: _other(rng, topics) for role in roles[2:]})
         y = np.zeros(EXAMPLES, "float32")
     features = {
         f"{role}_{field}": value
@@ -51,43 +63,114 @@ def dataset(model_kind: str, labels: str, seed: int = 0) -> tf.data.Dataset:
     return tf.data.Dataset.from_tensor_slices((features, y)).batch(BATCH)
 
 
-def fit(loss, model_kind: str, labels: str, epochs: int = 4) -> list[float]:
-    model = build_model(tiny_encoder(), model_kind, num_negatives=1)
+def model_fit(loss, epochs: int = 4) -> list[float]:
+    model = training_model(tiny_encoder(), loss, num_negatives=1)
     model.compile(optimizer=keras.optimizers.Adam(0.05), loss=loss, jit_compile=False)
-    return model.fit(dataset(model_kind, labels), epochs=epochs, shuffle=False, verbose=0).history[
-        "loss"
-    ]
+    data = dataset(loss_roles(loss, num_negatives=1), loss.label_kind)
+    return model.fit(data, epochs=epochs, shuffle=False, verbose=0).history["loss"]
 
 
 @pytest.mark.parametrize("name", sorted(L.LOSSES))
-def test_registered_loss_decreases_with_fit(name):
-    cls, model_kind, labels = L.LOSSES[name]
-    history = fit(cls(), model_kind, labels)
+def test_registered_loss_decreases_with_model_fit(name):
+    history = model_fit(registered_loss(name))
     assert np.all(np.isfinite(history))
     assert history[-1] < history[0], history
 
 
 @pytest.mark.parametrize(
-    ("loss", "model_kind", "labels"),
+    "loss",
     [
-        (L.MatryoshkaLoss(L.CoSENTLoss(), [8, 4, 2]), "pair", "score"),
-        (L.MatryoshkaLoss(L.BatchAllTripletLoss(margin=1.0), [8, 4]), "single_text", "class"),
+        L.MatryoshkaLoss(L.CoSENTLoss(), [8, 4, 2]),
+        L.MatryoshkaLoss(L.BatchAllTripletLoss(margin=1.0), [8, 4]),
+        L.MatryoshkaLoss("mnrl", [8, 4]),
     ],
-    ids=["cosent", "batch-all-triplet"],
+    ids=["cosent", "batch-all-triplet", "mnrl"],
 )
-def test_matryoshka_loss_decreases_with_fit(loss, model_kind, labels):
-    history = fit(loss, model_kind, labels)
+def test_matryoshka_loss_decreases_with_model_fit(loss):
+    history = model_fit(loss)
     assert history[-1] < history[0], history
 
 
 def test_compiled_model_with_loss_round_trips_keras_file(tmp_path):
-    model = build_model(tiny_encoder(), "pair")
+    model = pair_model(tiny_encoder(), output="embeddings")
     model.compile(optimizer="adam", loss=L.MatryoshkaLoss(L.ContrastiveLoss(), [8, 4]))
-    model.fit(dataset("pair", "binary"), epochs=1, shuffle=False, verbose=0)
+    model.fit(dataset(("text_a", "text_b"), "binary"), epochs=1, shuffle=False, verbose=0)
     model.save(tmp_path / "model.keras")
     restored = keras.saving.load_model(tmp_path / "model.keras")
     assert any(isinstance(layer, TinyEncoder) for layer in restored.layers)
     loss = restored.loss
     assert isinstance(loss, L.MatryoshkaLoss) and isinstance(loss.loss, L.ContrastiveLoss)
     assert loss.get_config() == model.loss.get_config()
-    restored.fit(dataset("pair", "binary"), epochs=1, shuffle=False, verbose=0)
+    restored.fit(dataset(("text_a", "text_b"), "binary"), epochs=1, shuffle=False, verbose=0)
+
+
+# -- ks.fit on texts --------------------------------------------------------------------------
+
+SUBJECTS = ["a man", "a woman", "the dog", "the cat", "a big car", "the red piano", "an eats", "a"]
+ACTIONS = ["plays guitar", "runs in the park", "eats food", "is happy", "is sad", "on the street"]
+LABELS = {
+    "score": [0.9, 0.1, 0.8, 0.3, 0.5, 0.0, 1.0, 0.6],
+    "binary": [1, 0, 1, 0, 1, 0, 1, 1],
+    "class": [0, 0, 1, 1, 0, 1, 0, 1],
+    "none": None,
+}
+
+
+def tiny_examples(roles: tuple[str, ...], label_kind: str) -> ks.data.Examples:
+    """8 rows of distinct texts in every column, with labels of ``label_kind``."""
+    columns = {
+        role: [
+            f"{subject} {ACTIONS[(row + column) % len(ACTIONS)]}"
+            for row, subject in enumerate(SUBJECTS)
+        ]
+        for column, role in enumerate(roles)
+    }
+    return ks.data.Examples(columns, LABELS[label_kind])
+
+
+def train_two_steps(encoder, loss, loss_options=None, roles=None):
+    """``ks.fit`` for 2 steps (8 examples, batch 4); the loss and the weights before and after."""
+    instance = L.get_loss(loss, loss_options)
+    roles = roles or loss_roles(instance)
+    examples = tiny_examples(roles, instance.label_kind)
+    before = [v.numpy().copy() for v in encoder.trainable_variables]
+    config = ks.TrainingConfig(
+        loss=loss,
+        loss_options=loss_options,
+        epochs=1,
+        batch_size=4,
+        learning_rate=1e-2,
+        weight_decay=0.0,  # only the loss's gradients move the weights
+    )
+    history = ks.fit(encoder, examples, config, verbose=0)
+    after = [v.numpy() for v in encoder.trainable_variables]
+    return history.history["loss"], before, after
+
+
+def assert_trained(history, before, after):
+    assert len(history) == 1 and np.all(np.isfinite(history)), history
+    assert any(not np.allclose(a, b) for a, b in zip(before, after, strict=True))
+
+
+@pytest.mark.parametrize("name", sorted(L.LOSSES))
+def test_every_registered_loss_trains_by_name_through_fit(tiny_vocab_folder, name):
+    options = {"loss": "cosent", "dims": [16, 8]} if name == "matryoshka" else None
+    roles = ("anchor", "positive", "negative_1") if name == "mnrl" else None  # hard negatives
+    encoder = make_tiny_encoder(tiny_vocab_folder)
+    assert_trained(*train_two_steps(encoder, name, options, roles))
+
+
+def test_fit_takes_a_loss_instance_wrapping_another(tiny_vocab_folder):
+    encoder = make_tiny_encoder(tiny_vocab_folder)
+    loss = ks.losses.MatryoshkaLoss(ks.losses.CoSENTLoss(), dims=[16, 8])
+    assert_trained(*train_two_steps(encoder, loss))
+    assert ks.TrainingConfig(loss=loss).to_dict()["loss"] == keras.losses.serialize(loss)
+
+
+def test_fit_refuses_a_loss_without_roles(tiny_vocab_folder):
+    examples = tiny_examples(("text_a", "text_b"), "score")
+    config = ks.TrainingConfig(loss=keras.losses.MeanSquaredError())
+    with pytest.raises(ValueError, match=r"MeanSquaredError does not declare .*`roles`"):
+        ks.fit(make_tiny_encoder(tiny_vocab_folder), examples, config, verbose=0)
+    with pytest.raises(ValueError, match="`roles`"):
+        ks.training.check_examples(examples, keras.losses.MeanSquaredError())

@@ -5,18 +5,26 @@ import numpy as np
 import pytest
 from keras import ops
 
+from keras_siamese import losses as L
 from keras_siamese.siamese import (
-    MODEL_KINDS,
     EuclideanDistance,
-    build_model,
     in_batch_model,
-    in_batch_roles,
+    loss_roles,
     pair_model,
-    single_text_model,
+    training_model,
     triplet_model,
 )
 
 VOCAB, DIM, BATCH, LENGTH = 50, 8, 4, 6
+
+
+def in_batch_roles(num_negatives: int = 0) -> tuple[str, ...]:
+    return ("anchor", "positive", *L.negative_roles(num_negatives))
+
+
+def registered_loss(name: str) -> keras.losses.Loss:
+    """A default instance of each registered loss (``matryoshka`` around CoSENT)."""
+    return L.MatryoshkaLoss("cosent", [4, 2]) if name == "matryoshka" else L.LOSSES[name]()
 
 
 @keras.saving.register_keras_serializable(package="keras_siamese_tests")
@@ -79,7 +87,9 @@ def test_pair_model_scores_and_embeddings(encoder):
     score = pair_model(encoder).predict(features, verbose=0)
     cosine = np.sum(a * b, -1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
     np.testing.assert_allclose(score, cosine, atol=1e-5)
-    euclid = pair_model(encoder, distance=EuclideanDistance()).predict(features, verbose=0)
+    dot = pair_model(encoder, similarity="dot").predict(features, verbose=0)
+    np.testing.assert_allclose(dot, np.sum(a * b, -1), atol=1e-5)
+    euclid = pair_model(encoder, similarity=EuclideanDistance()).predict(features, verbose=0)
     np.testing.assert_allclose(euclid, np.linalg.norm(a - b, axis=-1), atol=1e-5)
     stacked = pair_model(encoder, output="embeddings").predict(features, verbose=0)
     np.testing.assert_allclose(stacked, np.stack([a, b], axis=1), atol=1e-6)
@@ -91,13 +101,17 @@ def test_triplet_model_distances_and_embeddings(encoder):
     distances = triplet_model(encoder).predict(features, verbose=0)
     expected = np.stack([np.linalg.norm(a - p, axis=-1), np.linalg.norm(a - n, axis=-1)], 1)
     np.testing.assert_allclose(distances, expected, atol=1e-5)
+    manhattan = triplet_model(encoder, distance="manhattan").predict(features, verbose=0)
+    expected = np.stack([np.abs(a - p).sum(-1), np.abs(a - n).sum(-1)], 1)
+    np.testing.assert_allclose(manhattan, expected, atol=1e-4)
     stacked = triplet_model(encoder, output="embeddings").predict(features, verbose=0)
     assert stacked.shape == (BATCH, 3, DIM)
+    np.testing.assert_allclose(stacked, np.stack([a, p, n], axis=1), atol=1e-6)
 
 
 def test_in_batch_and_single_text_models(encoder):
     model = in_batch_model(encoder, num_negatives=2)
-    roles = in_batch_roles(2)
+    roles = loss_roles(L.MultipleNegativesRankingLoss(), num_negatives=2)
     assert roles == ("anchor", "positive", "negative_1", "negative_2")
     assert sorted(model.input) == sorted(
         f"{r}_{f}" for r in roles for f in ("input_ids", "attention_mask")
@@ -107,14 +121,19 @@ def test_in_batch_and_single_text_models(encoder):
     assert stacked.shape == (BATCH, 4, DIM)
     np.testing.assert_allclose(stacked[:, 3], _embed(encoder, features, "negative_2"), atol=1e-6)
     assert in_batch_model(encoder).output.shape == (None, 2, DIM)
-    single = single_text_model(encoder).predict(text_batch(("text",)), verbose=0)
+    single = training_model(encoder, L.BatchHardTripletLoss()).predict(
+        text_batch(("text",)), verbose=0
+    )
     np.testing.assert_allclose(single, _embed(encoder, text_batch(("text",)), "text"), atol=1e-6)
 
 
 @pytest.mark.parametrize(
     "builder",
-    [pair_model, triplet_model, in_batch_model, single_text_model]
-    + [lambda e, kind=kind: build_model(e, kind, num_negatives=1) for kind in MODEL_KINDS],
+    [pair_model, triplet_model, in_batch_model]
+    + [
+        lambda e, name=name: training_model(e, registered_loss(name), num_negatives=1)
+        for name in L.LOSSES
+    ],
 )
 def test_twin_model_weights_are_exactly_the_encoders(encoder, builder):
     model = builder(encoder)
@@ -124,16 +143,41 @@ def test_twin_model_weights_are_exactly_the_encoders(encoder, builder):
     )
 
 
-def test_build_model_outputs_embeddings_and_rejects_unknowns(encoder):
-    shapes = {kind: build_model(encoder, kind).output.shape for kind in MODEL_KINDS}
-    assert shapes == {
-        "pair": (None, 2, DIM),
-        "triplet": (None, 3, DIM),
-        "in_batch": (None, 2, DIM),
-        "single_text": (None, DIM),
-    }
-    with pytest.raises(ValueError, match="model kind"):
-        build_model(encoder, "quadruplet")
+@pytest.mark.parametrize("name", sorted(L.LOSSES))
+def test_training_model_has_one_branch_per_role_of_the_loss(encoder, name):
+    loss = registered_loss(name)
+    pairs, triplets = ("text_a", "text_b"), ("anchor", "positive", "negative")
+    expected = {
+        "cosent": pairs,
+        "cosine": pairs,
+        "contrastive": pairs,
+        "online-contrastive": pairs,
+        "matryoshka": pairs,
+        "triplet": triplets,
+        "mnrl": ("anchor", "positive", "negative_1", "negative_2"),
+        "batch-hard-triplet": ("text",),
+        "batch-semi-hard-triplet": ("text",),
+        "batch-all-triplet": ("text",),
+    }[name]
+    assert loss_roles(loss, num_negatives=2) == expected  # negatives only where taken
+    model = training_model(encoder, loss, num_negatives=2)
+    assert sorted(model.input) == sorted(
+        f"{r}_{f}" for r in expected for f in ("input_ids", "attention_mask")
+    )
+    shape = (None, DIM) if len(expected) == 1 else (None, len(expected), DIM)
+    assert model.output.shape == shape
+    features = text_batch(expected)
+    outputs = model.predict(features, verbose=0).reshape(BATCH, len(expected), DIM)
+    for i, role in enumerate(expected):  # stacked in role order
+        np.testing.assert_allclose(outputs[:, i], _embed(encoder, features, role), atol=1e-6)
+    assert float(loss(np.ones(BATCH, "float32"), model.predict(features, verbose=0))) >= 0
+
+
+def test_losses_without_roles_and_unknown_outputs_are_rejected(encoder):
+    with pytest.raises(ValueError, match=r"MeanSquaredError does not declare.*`roles`"):
+        training_model(encoder, keras.losses.MeanSquaredError())
+    with pytest.raises(ValueError, match="`roles`"):
+        loss_roles(keras.losses.MeanSquaredError())
     with pytest.raises(ValueError, match="output"):
         pair_model(encoder, output="distances")
     with pytest.raises(ValueError, match="output"):
@@ -146,6 +190,8 @@ def test_build_model_outputs_embeddings_and_rejects_unknowns(encoder):
         (pair_model, ("text_a", "text_b")),
         (lambda e: triplet_model(e, output="embeddings"), ("anchor", "positive", "negative")),
         (lambda e: in_batch_model(e, num_negatives=1), in_batch_roles(1)),
+        (lambda e: training_model(e, L.BatchAllTripletLoss()), ("text",)),
+        (lambda e: training_model(e, L.TripletLoss()), ("anchor", "positive", "negative")),
     ],
 )
 def test_models_round_trip_through_config_and_keras_file(builder, roles, tmp_path):

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from tokenizers import Tokenizer, normalizers, pre_tokenizers
 from tokenizers.models import BPE
 
+from keras_siamese.checkpoints.sentence_transformers_format import load_tokenizer, save_tokenizer
 from keras_siamese.tokenizers import InGraphTokenizer, TextTokenizer
 
 # isort: split
@@ -64,7 +65,7 @@ def folder(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def text_tokenizer(folder) -> TextTokenizer:
-    return TextTokenizer.from_folder(folder, max_seq_length=32)
+    return load_tokenizer(folder, max_seq_length=32)
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +120,7 @@ def test_rejects_what_is_not_a_list_of_str(text_tokenizer, texts, message):
 
 def test_folder_without_tokenizer_files(tmp_path):
     with pytest.raises(FileNotFoundError, match=str(tmp_path)):
-        TextTokenizer.from_folder(tmp_path)
+        load_tokenizer(tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -133,12 +134,12 @@ def test_folder_without_tokenizer_files(tmp_path):
 def test_default_max_seq_length(tmp_path, config, sbert, expected):
     make_folder(tmp_path, **config)
     (tmp_path / "sentence_bert_config.json").write_text(json.dumps(sbert))
-    assert TextTokenizer.from_folder(tmp_path).max_seq_length == expected
-    assert TextTokenizer.from_folder(tmp_path, max_seq_length=7).max_seq_length == 7
+    assert load_tokenizer(tmp_path).max_seq_length == expected
+    assert load_tokenizer(tmp_path, max_seq_length=7).max_seq_length == 7
 
 
 def test_max_seq_length_truncates(folder):
-    tokenizer = TextTokenizer.from_folder(folder, max_seq_length=4)
+    tokenizer = load_tokenizer(folder, max_seq_length=4)
     assert rows(tokenizer(["the man plays"])) == [[2, 5, 6, 3]]
     tokenizer.max_seq_length = 5
     assert rows(tokenizer(["the man plays"])) == [[2, 5, 6, 7, 3]]
@@ -146,10 +147,34 @@ def test_max_seq_length_truncates(folder):
         tokenizer.max_seq_length = 1
 
 
+def test_max_seq_length_defaults_are_capped_by_the_positions(tmp_path):
+    make_folder(tmp_path)
+    (tmp_path / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 256}))
+    assert load_tokenizer(tmp_path, max_positions=16).max_seq_length == 16
+    assert load_tokenizer(tmp_path, max_seq_length=16, max_positions=16).max_seq_length == 16
+    with pytest.raises(ValueError, match=r"must be in \[2, 16\], got 17"):
+        load_tokenizer(tmp_path, max_seq_length=17, max_positions=16)
+
+
+def test_vocab_txt_without_mask_token_gets_no_new_id(tmp_path):
+    vocab = [token for token in VOCAB if token != "[MASK]"]
+    (tmp_path / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    tokenizer = load_tokenizer(tmp_path, max_seq_length=16)
+    assert tokenizer.vocabulary == vocab and "mask_token" not in tokenizer.special_tokens
+    assert max(tokenizer(["the [MASK]"])["input_ids"][0]) < len(vocab)
+
+
+def test_vocab_txt_without_a_required_special_token(tmp_path):
+    vocab = [token for token in VOCAB if token != "[SEP]"]
+    (tmp_path / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"lacks the special tokens \['\[SEP\]'\]"):
+        load_tokenizer(tmp_path)
+
+
 def test_save_writes_a_folder_that_transformers_and_we_load(text_tokenizer, tmp_path):
     from transformers import AutoTokenizer
 
-    text_tokenizer.save(tmp_path)
+    save_tokenizer(text_tokenizer, tmp_path)
     state = json.loads((tmp_path / "tokenizer.json").read_text())
     assert state["truncation"]["max_length"] == 32 and state["padding"] is None
     assert (tmp_path / "vocab.txt").read_text().splitlines() == VOCAB
@@ -159,12 +184,12 @@ def test_save_writes_a_folder_that_transformers_and_we_load(text_tokenizer, tmp_
     expected = rows(text_tokenizer(TEXTS))
     reference = AutoTokenizer.from_pretrained(str(tmp_path))
     assert reference(TEXTS, truncation=True)["input_ids"] == expected
-    reloaded = TextTokenizer.from_folder(tmp_path)
+    reloaded = load_tokenizer(tmp_path)
     assert reloaded.max_seq_length == 32 and rows(reloaded(TEXTS)) == expected
 
 
 def test_fixed_padding_and_truncation_of_tokenizer_json_are_replaced(text_tokenizer, tmp_path):
-    text_tokenizer.save(tmp_path)
+    save_tokenizer(text_tokenizer, tmp_path)
     state = json.loads((tmp_path / "tokenizer.json").read_text())
     state["truncation"]["max_length"] = 6
     state["padding"] = {
@@ -176,7 +201,7 @@ def test_fixed_padding_and_truncation_of_tokenizer_json_are_replaced(text_tokeni
         "pad_token": "[PAD]",
     }
     (tmp_path / "tokenizer.json").write_text(json.dumps(state))
-    tokenizer = TextTokenizer.from_folder(tmp_path, max_seq_length=9)
+    tokenizer = load_tokenizer(tmp_path, max_seq_length=9)
     assert tokenizer(["the"])["input_ids"].shape == (1, 3)
     assert tokenizer(["a b c d e f g h i j"])["input_ids"].shape == (1, 9)
 
@@ -204,7 +229,7 @@ def tokenizer_pair(request, tmp_path_factory) -> tuple[TextTokenizer, InGraphTok
         strip_accents=strip_accents,
         tokenize_chinese_chars=lowercase,
     )
-    text = TextTokenizer.from_folder(folder, max_seq_length=24)
+    text = load_tokenizer(folder, max_seq_length=24)
     return text, InGraphTokenizer.from_text_tokenizer(text)
 
 
@@ -264,13 +289,23 @@ def test_in_graph_character_classes_match_hugging_face_on_every_code_point():
 
 
 def test_in_graph_truncates_to_max_seq_length(folder):
-    text = TextTokenizer.from_folder(folder, max_seq_length=6)
+    text = load_tokenizer(folder, max_seq_length=6)
     in_graph = InGraphTokenizer.from_text_tokenizer(text)
     texts = ["the man is playing the guitar", "a", "the man plays"]
     batch = in_graph(tf.constant(texts))
     assert batch["input_ids"].shape == (3, 6) and batch["input_ids"].dtype == tf.int32
     assert rows(batch) == rows(text(texts))
     assert rows(batch)[0] == [2, 5, 6, VOCAB.index("i"), VOCAB.index("##s"), 3]
+
+
+def test_in_graph_reads_max_seq_length_from_its_text_tokenizer(folder):
+    text = load_tokenizer(folder, max_seq_length=6)
+    in_graph = InGraphTokenizer.from_text_tokenizer(text)
+    text.max_seq_length = 4
+    assert in_graph.max_seq_length == 4 and in_graph.get_config()["max_seq_length"] == 4
+    assert in_graph(tf.constant(["the man is playing"]))["input_ids"].shape == (1, 4)
+    with pytest.raises(AttributeError, match="set it there"):
+        in_graph.max_seq_length = 5
 
 
 def test_in_graph_empty_batch(in_graph):
@@ -314,12 +349,12 @@ def test_in_graph_vocabulary_errors():
 
 
 def test_from_text_tokenizer_refuses_other_added_tokens(text_tokenizer, tmp_path):
-    text_tokenizer.save(tmp_path)
+    save_tokenizer(text_tokenizer, tmp_path)
     state = json.loads((tmp_path / "tokenizer.json").read_text())
     state["added_tokens"].append({**state["added_tokens"][-1], "id": 7, "content": "man"})
     (tmp_path / "tokenizer.json").write_text(json.dumps(state))
     with pytest.raises(ValueError, match="added tokens"):
-        InGraphTokenizer.from_text_tokenizer(TextTokenizer.from_folder(tmp_path))
+        InGraphTokenizer.from_text_tokenizer(load_tokenizer(tmp_path))
 
 
 # -- all-MiniLM-L6-v2 and the shared data ----------------------------------------------------
@@ -348,7 +383,7 @@ def minilm_reference(minilm_path) -> Tokenizer:
 
 @pytest.fixture(scope="module")
 def minilm_tokenizers(minilm_path) -> tuple[TextTokenizer, InGraphTokenizer]:
-    text = TextTokenizer.from_folder(minilm_path)
+    text = load_tokenizer(minilm_path)
     return text, InGraphTokenizer.from_text_tokenizer(text)
 
 

@@ -5,14 +5,16 @@ import json
 import keras
 import numpy as np
 import pytest
-from conftest import make_tiny_encoder
 
+from conftest import make_tiny_encoder
+from keras_siamese import losses as L
+from keras_siamese.backbones import TransformerBackbone
+from keras_siamese.checkpoints import load_tokenizer
 from keras_siamese.cli.main import main
 from keras_siamese.data import Examples, read_sick
-from keras_siamese.encoders import SentenceEncoder, TransformerBackbone
+from keras_siamese.encoders import SentenceEncoder
 from keras_siamese.evaluation import STSEvaluator
 from keras_siamese.pooling import Pooling
-from keras_siamese.tokenizers import TextTokenizer
 from keras_siamese.training import TrainingConfig, WarmupLinearDecay, check_examples, fit
 
 PAIRS = Examples(
@@ -52,6 +54,8 @@ def test_schedule_warms_up_then_decays_and_serialises():
     ("settings", "message"),
     [
         ({"loss": "nope"}, "Unknown loss 'nope'"),
+        ({"loss": "triplet", "loss_options": {"margin": "x", "nope": 1}}, "bad loss options"),
+        ({"loss": L.CoSENTLoss(), "loss_options": {"scale": 5.0}}, "loss_options apply"),
         ({"epochs": 0}, "epochs must be positive"),
         ({"warmup_ratio": 1.5}, "warmup_ratio"),
         ({"mixed_precision": "fp8"}, "mixed_precision"),
@@ -70,6 +74,25 @@ def test_check_examples_names_the_mismatch():
     scores_out_of_range = Examples(PAIRS.columns, PAIRS.labels * 5)
     with pytest.raises(ValueError, match=r"scores in \[0, 1\]"):
         check_examples(scores_out_of_range, "cosent")
+    with pytest.raises(ValueError, match=r"scores in \[0, 1\]"):  # an instance: its inner loss's
+        check_examples(scores_out_of_range, L.MatryoshkaLoss(L.CoSENTLoss(), [16, 8]))
+    with pytest.raises(ValueError, match=r"'batch-hard-triplet' needs columns \('text',\)"):
+        check_examples(PAIRS, L.BatchHardTripletLoss())
+    unlabelled = Examples({"text": PAIRS.columns["text_a"]})
+    with pytest.raises(ValueError, match="needs numeric class labels"):
+        check_examples(unlabelled, "batch-all-triplet")
+
+
+def test_check_examples_returns_the_roles_with_any_negatives():
+    assert check_examples(PAIRS, "cosent") == ("text_a", "text_b")
+    assert check_examples(PAIRS, L.MatryoshkaLoss("cosine", [8])) == ("text_a", "text_b")
+    anchors, positives = PAIRS.columns.values()
+    two = Examples({"anchor": anchors, "positive": positives})
+    assert check_examples(two, "mnrl") == ("anchor", "positive")
+    hard = Examples({"anchor": anchors, "positive": positives, "negative_1": positives[::-1]})
+    assert check_examples(hard, "mnrl") == ("anchor", "positive", "negative_1")
+    with pytest.raises(ValueError, match="needs columns"):  # cosent takes no negatives
+        check_examples(Examples(hard.columns, [0.5] * len(PAIRS)), "cosent")
 
 
 def _trained_weights(vocab, interrupt_at=None, backup_dir=None):
@@ -165,7 +188,7 @@ def test_random_encoder_learns_sick_relatedness(minilm_path, shared_data):
         intermediate_size=128,
         max_position_embeddings=512,
     )
-    tokenizer = TextTokenizer.from_folder(minilm_path, max_seq_length=64)
+    tokenizer = load_tokenizer(minilm_path, max_seq_length=64)
     encoder = SentenceEncoder(backbone, Pooling(64), normalize=True, tokenizer=tokenizer)
     encoder.build()
     trial = STSEvaluator.from_examples(read_sick(sick, "TRIAL"), name="trial")

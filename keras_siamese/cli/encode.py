@@ -5,16 +5,24 @@ import argparse
 from keras_siamese.cli.common import (
     add_batch_size_argument,
     add_model_argument,
+    input_file,
     load_encoder,
+    output_file,
     read_lines,
 )
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("encode", help="embed a text file, one sentence per line")
+    parser = subparsers.add_parser(
+        "encode",
+        help="embed a text file, one sentence per line",
+        description="Writes one embedding per line of INPUT, in order, as a float32 .npy matrix.",
+    )
     add_model_argument(parser)
-    parser.add_argument("input", help="text file, one sentence per line")
-    parser.add_argument("-o", "--output", required=True, help="output .npy file")
+    parser.add_argument("input", type=input_file, help="text file, UTF-8, one sentence per line")
+    parser.add_argument(
+        "-o", "--output", type=output_file, required=True, help="the .npy file to write"
+    )
     add_batch_size_argument(parser)
     parser.set_defaults(run=run)
 
@@ -24,5 +32,6 @@ def run(args: argparse.Namespace) -> None:
 
     texts = read_lines(args.input)
     embeddings = load_encoder(args.model).encode(texts, batch_size=args.batch_size)
-    np.save(args.output, embeddings)
+    with open(args.output, "wb") as file:  # np.save(path) would append ".npy" to other names
+        np.save(file, embeddings)
     print(f"wrote {embeddings.shape[0]} x {embeddings.shape[1]} embeddings to {args.output}")

@@ -5,14 +5,22 @@ keras-siamese export tflite all-MiniLM-L6-v2 minilm.tflite [--quantize dynamic]
 """
 
 import argparse
+from pathlib import Path
 
-from keras_siamese.cli.common import add_model_argument, load_encoder
-from keras_siamese.export.litert import QUANTIZATIONS
+from keras_siamese.cli.common import (
+    UsageError,
+    add_model_argument,
+    load_encoder,
+    output_file,
+    output_folder,
+)
+
+QUANTIZATIONS = ("none", "float16", "dynamic")  # keras_siamese.export.litert's (it imports TF)
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("export", help="export a model for TF Serving or TFLite")
-    formats = parser.add_subparsers(dest="format", required=True)
+    formats = parser.add_subparsers(dest="format", required=True, metavar="FORMAT")
 
     serving = formats.add_parser(
         "saved-model",
@@ -21,7 +29,9 @@ def add_parser(subparsers) -> None:
         "overwritten. Loading it needs `import tensorflow_text` (TF Serving links its ops).",
     )
     add_model_argument(serving)
-    serving.add_argument("base_dir", help="the model's base folder, as TF Serving watches it")
+    serving.add_argument(
+        "base_dir", type=output_folder, help="the model's base folder, as TF Serving watches it"
+    )
     serving.add_argument(
         "--version", type=int, default=None, help="version number (default: newest + 1)"
     )
@@ -33,8 +43,13 @@ def add_parser(subparsers) -> None:
         description="Writes a TFLite file with the vocabulary and tokenizer settings as metadata.",
     )
     add_model_argument(phone)
-    phone.add_argument("output", help="the .tflite file to write")
-    phone.add_argument("--quantize", choices=QUANTIZATIONS, default="none")
+    phone.add_argument("output", type=output_file, help="the .tflite file to write")
+    phone.add_argument(
+        "--quantize",
+        choices=QUANTIZATIONS,
+        default="none",
+        help="float16: float16 weights; dynamic: int8 weights, dynamic-range",
+    )
     phone.add_argument(
         "--with-tokenizer",
         action="store_true",
@@ -43,7 +58,18 @@ def add_parser(subparsers) -> None:
     phone.set_defaults(run=run_tflite)
 
 
+def check_saved_model(args: argparse.Namespace) -> None:
+    """An explicit version must be new (versions are never overwritten)."""
+    if args.version is not None:
+        if args.version < 0:
+            raise UsageError(f"--version must be 0 or more, got {args.version}")
+        target = Path(args.base_dir) / str(args.version)
+        if target.exists():
+            raise UsageError(f"{target} already exists; versions are never overwritten")
+
+
 def run_saved_model(args: argparse.Namespace) -> None:
+    check_saved_model(args)
     from keras_siamese.export import saved_model
 
     folder = saved_model(load_encoder(args.model), args.base_dir, version=args.version)

@@ -1,33 +1,76 @@
-"""The ``keras-siamese`` command line: one sub-command per module of this package."""
+"""The ``keras-siamese`` command line: one sub-command per module of this package.
+
+Parsing and checking the arguments imports no TensorFlow: ``--version``, ``--help`` and mistakes
+in the arguments answer at once; a sub-command's ``run`` imports what it needs.
+"""
 
 import argparse
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 
-from keras_siamese.cli import encode, evaluate, export, search, train
+from keras_siamese import __version__
+from keras_siamese.cli import encode, evaluate, export, losses, search, train
+from keras_siamese.cli.common import VERBOSE_ENV, Parser, UsageError
 
-COMMANDS = (encode, evaluate, search, train, export)
+COMMANDS = (encode, evaluate, search, train, export, losses)
+TF_LOG_LEVEL_ENV = "TF_CPP_MIN_LOG_LEVEL"
+USER_ERRORS = (UsageError, ValueError, TypeError, OSError)  # OSError: FileNotFoundError, ...
+
+
+class _Verbose(argparse.Action):
+    """``--verbose``: sets ``KERAS_SIAMESE_VERBOSE=1`` and TensorFlow's log level to all as it is
+    parsed, before anything (even a later argument's check) imports TensorFlow."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=False, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        os.environ[VERBOSE_ENV] = "1"
+        os.environ[TF_LOG_LEVEL_ENV] = "0"
+        setattr(namespace, self.dest, True)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="keras-siamese",
         description="Sentence embeddings trained the siamese way in Keras 3.",
     )
-    subparsers = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--verbose",
+        action=_Verbose,
+        help="show TensorFlow's log and the traceback of an error (give it before the command)",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Runs one sub-command; a user error prints one line and exits with status 2."""
-    args = build_parser().parse_args(argv)
+    """Runs one sub-command and returns the exit status: 0 done, 2 a mistake in the arguments or
+    the input (one line on standard error), 1 another failure (one line; the traceback too with
+    ``--verbose``), 130 interrupted."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit:  # --help, --version, or a mistake argparse has reported
+        return exit.code if isinstance(exit.code, int) else 0 if exit.code is None else 2
     try:
         args.run(args)
-    except (FileNotFoundError, ValueError, TypeError, OSError) as err:
-        print(f"keras-siamese {args.command}: error: {err}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print(f"keras-siamese {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if args.verbose:
+            traceback.print_exc()
+        user_error = isinstance(err, USER_ERRORS)
+        message = " ".join(str(err).split())  # one line
+        if not user_error or not message:
+            message = f"{type(err).__name__}: {message}".rstrip(": ")
+        print(f"keras-siamese {args.command}: error: {message}", file=sys.stderr)
+        return 2 if user_error else 1
     return 0
 
 

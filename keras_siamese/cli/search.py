@@ -5,17 +5,23 @@ import argparse
 from keras_siamese.cli.common import (
     add_batch_size_argument,
     add_model_argument,
+    input_file,
     load_encoder,
+    positive_int,
     read_lines,
 )
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("search", help="semantic search over a text file")
+    parser = subparsers.add_parser(
+        "search",
+        help="semantic search over a text file",
+        description="Prints, for each query, the corpus lines of highest cosine similarity.",
+    )
     add_model_argument(parser)
-    parser.add_argument("corpus", help="text file, one document per line")
+    parser.add_argument("corpus", type=input_file, help="text file, UTF-8, one document per line")
     parser.add_argument("query", nargs="+", help="one or more queries")
-    parser.add_argument("--top-k", type=int, default=5)
+    parser.add_argument("--top-k", type=positive_int, default=5, help="hits per query")
     add_batch_size_argument(parser)
     parser.set_defaults(run=run)
 

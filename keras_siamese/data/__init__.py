@@ -1,5 +1,8 @@
 """Data: readers into `Examples`, and tf.data pipelines of tokenised batches for training."""
 
+from keras_siamese import backend  # noqa: F401  (selects the TensorFlow backend first)
+
+# isort: split
 from keras_siamese.data.batching import BatchPlan
 from keras_siamese.data.examples import Examples, from_lists
 from keras_siamese.data.pipeline import make_dataset

@@ -33,9 +33,12 @@ def make_dataset(
     from `seed`. `tokenizer` maps a tf.string [B] tensor to {"input_ids", "attention_mask"}.
 
     Example:
-        >>> tokenizer = keras_siamese.tokenizers.InGraphTokenizer(...)  # doctest: +SKIP
-        >>> train = make_dataset(read_sts(path), tokenizer, 32, seed=0)  # doctest: +SKIP
-        >>> model.fit(train, epochs=4)  # doctest: +SKIP
+        >>> tokenizer = tiny_encoder.in_graph_tokenizer()  # or InGraphTokenizer(vocabulary)
+        >>> train = make_dataset(tiny_examples, tokenizer, 2, seed=0)  # for model.fit(train)
+        >>> features, labels = next(iter(train))
+        >>> sorted(features), labels.shape
+        (['text_a_attention_mask', 'text_a_input_ids', 'text_b_attention_mask', 'text_b_input_ids'],
+         TensorShape([2]))
     """
     if examples.labels is not None and examples.labels.dtype.kind == "U":
         raise ValueError("labels are class names: map them to numbers with Examples.relabel")

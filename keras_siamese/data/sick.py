@@ -24,9 +24,13 @@ def read_sick(
     CONTRADICTION).
 
     Example:
-        >>> trial = read_sick("../shared/data/sick/SICK_train_trial.txt", "TRIAL")  # doctest: +SKIP
-        >>> len(trial), trial.roles  # doctest: +SKIP
-        (495, ('text_a', 'text_b'))
+        >>> header = ["pair_ID", "sentence_A", "sentence_B", "relatedness_score", "SemEval_set"]
+        >>> row = ["1", "A dog runs.", "A dog is running.", "5.0", "TRIAL"]
+        >>> with open("SICK.txt", "w") as file:  # tab-separated, with a header line
+        ...     _ = file.write("\\n".join("\\t".join(line) for line in (header, row)) + "\\n")
+        >>> trial = read_sick("SICK.txt", "TRIAL")
+        >>> len(trial), trial.roles, trial.labels.tolist()
+        (1, ('text_a', 'text_b'), [1.0])
     """
     if label not in _LABEL_COLUMNS:
         raise ValueError(f"label must be one of {list(_LABEL_COLUMNS)}, got {label!r}")

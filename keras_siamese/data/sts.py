@@ -17,9 +17,11 @@ def read_sts(path: str | PathLike, normalize_scores: bool = True) -> Examples:
     characters): genre, file, year, id, score, sentence1, sentence2, then optional extra fields.
 
     Example:
-        >>> dev = read_sts("../shared/data/stsb/sts-dev.csv")  # doctest: +SKIP
-        >>> len(dev), float(dev.labels.max())  # doctest: +SKIP
-        (1500, 1.0)
+        >>> row = ["main-captions", "MSRvid", "2012", "0001", "5.000", "A man dances.", "He dances"]
+        >>> _ = Path("sts-dev.csv").write_text("\\t".join(row) + "\\n")
+        >>> dev = read_sts("sts-dev.csv")
+        >>> len(dev), float(dev.labels.max())
+        (1, 1.0)
     """
     path = Path(path)
     sentences1, sentences2, scores = [], [], []

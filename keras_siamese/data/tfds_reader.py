@@ -19,8 +19,10 @@ def read_tfds(
     """Examples whose role `r` holds the text feature `columns[r]` of `tfds.load(name, split)`.
 
     Example:
-        >>> columns = {"text_a": "sentence1", "text_b": "sentence2"}
-        >>> dev = read_tfds("glue/stsb", "validation", columns, label="label")  # doctest: +SKIP
+        GLUE's STS-B (downloaded by TensorFlow Datasets on first use)::
+
+            columns = {"text_a": "sentence1", "text_b": "sentence2"}
+            dev = read_tfds("glue/stsb", "validation", columns, label="label")
     """
     dataset = tfds.load(name, split=split, data_dir=data_dir)
     features = [*columns.values(), *([label] if label is not None else [])]

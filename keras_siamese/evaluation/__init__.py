@@ -1,5 +1,8 @@
 """Evaluation: sentence-embedding metrics as Keras callbacks, also callable on an encoder."""
 
+from keras_siamese import backend  # noqa: F401  (selects the TensorFlow backend first)
+
+# isort: split
 from keras_siamese.evaluation.binary_classification import BinaryClassificationEvaluator
 from keras_siamese.evaluation.evaluator import Encoder, Evaluator
 from keras_siamese.evaluation.information_retrieval import InformationRetrievalEvaluator

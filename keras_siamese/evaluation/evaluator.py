@@ -7,6 +7,7 @@ import keras
 import numpy as np
 
 from keras_siamese.data.examples import Examples
+from keras_siamese.progress import labelled
 
 
 class Encoder(Protocol):
@@ -69,9 +70,11 @@ class Evaluator(keras.callbacks.Callback):
         return self.evaluate(encoder)
 
     def embed(self, encoder: Encoder, *texts: Sequence[str]) -> list[np.ndarray]:
-        """Embeddings of each list of texts, encoding every distinct text once."""
+        """Embeddings of each list of texts, encoding every distinct text once (with progress
+        named after this evaluator when it takes more than a couple of seconds)."""
         unique = list(dict.fromkeys(text for column in texts for text in column))
-        vectors = encoder.encode(unique, batch_size=self.batch_size, show_progress_bar=False)
+        with labelled(self.name, leave=False):  # the encoder's progress, named after this one
+            vectors = encoder.encode(unique, batch_size=self.batch_size, show_progress_bar=None)
         vectors = np.asarray(vectors, dtype=np.float32)
         position = {text: row for row, text in enumerate(unique)}
         return [vectors[[position[text] for text in column]] for column in texts]

@@ -6,7 +6,7 @@ import numpy as np
 
 from keras_siamese.data.examples import Examples
 from keras_siamese.evaluation.evaluator import Encoder, Evaluator
-from keras_siamese.evaluation.similarity import cosine_similarity_matrix
+from keras_siamese.similarity import cosine_similarity_matrix
 
 _SCORES_PER_CHUNK = 1 << 22  # query x document similarities computed at once
 
@@ -22,8 +22,8 @@ class InformationRetrievalEvaluator(Evaluator):
         ...     queries={"q1": "What do cats eat?"},
         ...     corpus={"d1": "Cats eat fish.", "d2": "Paris is in France."},
         ...     relevant_docs={"q1": {"d1"}}, name="ir")
-        >>> ir(encoder)["ir_cosine_ndcg@10"]  # doctest: +SKIP
-        1.0
+        >>> round(ir(tiny_encoder)["ir_cosine_ndcg@10"], 2)  # a random encoder: d1 ranks second
+        0.63
     """
 
     def __init__(
@@ -80,7 +80,7 @@ class InformationRetrievalEvaluator(Evaluator):
         kth = min(depth, len(documents))
         chunk = max(1, _SCORES_PER_CHUNK // len(documents))
         for start in range(0, len(queries), chunk):
-            scores = cosine_similarity_matrix(queries[start : start + chunk], documents)
+            scores = cosine_similarity_matrix(queries[start : start + chunk], documents, xp=np)
             # Only documents scoring at least the kth best (ties included) can rank in the top k.
             cutoffs = np.partition(scores, -kth, axis=1)[:, -kth]
             for row, (query_scores, cutoff) in enumerate(zip(scores, cutoffs, strict=True), start):

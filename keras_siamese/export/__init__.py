@@ -1,12 +1,15 @@
 """Production export: SavedModels for TF Serving (raw strings in) and TFLite files for phones.
 
->>> from keras_siamese.export import saved_model, tflite  # doctest: +SKIP
->>> saved_model(encoder, "models/minilm")  # doctest: +SKIP
-PosixPath('models/minilm/1')
->>> tflite(encoder, "minilm.tflite", quantize="dynamic")  # doctest: +SKIP
-PosixPath('minilm.tflite')
+>>> from keras_siamese.export import saved_model, tflite
+>>> saved_model(tiny_encoder, "models/tiny")  # any SentenceEncoder; a small random one here
+PosixPath('models/tiny/1')
+>>> tflite(tiny_encoder, "tiny.tflite", quantize="dynamic")
+PosixPath('tiny.tflite')
 """
 
+from keras_siamese import backend  # noqa: F401  (selects the TensorFlow backend first)
+
+# isort: split
 from keras_siamese.export.litert import (
     QUANTIZATIONS,
     TfliteEncoder,

@@ -8,6 +8,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from keras_siamese import __version__
+from keras_siamese.checkpoints.sentence_transformers_format import VOCAB_FILE, save_tokenizer
 
 SENTENCES_SIGNATURE = "serving_default"
 TOKEN_IDS_SIGNATURE = "embed_token_ids"
@@ -30,7 +31,8 @@ def check_exportable(encoder) -> None:
     if encoder.tokenizer is None:
         raise ValueError(
             "This SentenceEncoder has no tokenizer, and exports carry one: load it with "
-            "SentenceEncoder.from_pretrained or pass tokenizer=TextTokenizer.from_folder(...)."
+            "SentenceEncoder.from_pretrained or pass tokenizer=load_tokenizer(folder) (from "
+            "keras_siamese.checkpoints)."
         )
 
 
@@ -39,9 +41,8 @@ def export_config(encoder, signatures: dict[str, dict], extra: dict | None = Non
 
     ``signatures`` maps each signature name to its inputs (name -> "dtype [shape]").
 
-    >>> export_config(encoder, {"serving_default": {"sentences": "string [batch]"}})
-    ... # doctest: +SKIP
-    {'format': 'keras-siamese-export/1', ..., 'embedding_dim': 384, ...}
+    >>> export_config(tiny_encoder, {"serving_default": {"sentences": "string [batch]"}})
+    {'format': 'keras-siamese-export/1', ..., 'embedding_dim': 16, ...}
     """
     return {
         "format": "keras-siamese-export/1",
@@ -64,7 +65,7 @@ def tokenizer_settings(tokenizer) -> dict:
     """A BERT WordPiece ``TextTokenizer``'s settings, enough to re-implement it on a device."""
     return {
         "type": "bert-wordpiece",
-        "vocab_file": "vocab.txt",
+        "vocab_file": VOCAB_FILE,
         "suffix_indicator": "##",
         "max_seq_length": tokenizer.max_seq_length,
         "max_chars_per_word": tokenizer.max_chars_per_word,
@@ -91,9 +92,9 @@ class EmbeddingModule(tf.Module):
     Keras 3 model writes every weight twice in a SavedModel, and the TFLite converter then drops
     them (a 0.15 MB file that outputs NaN). ``assets`` are files copied into the SavedModel.
 
-    >>> module = EmbeddingModule(encoder, encoder.in_graph_tokenizer())  # doctest: +SKIP
-    >>> module.embed_sentences(tf.constant(["hello"]))["embeddings"].shape  # doctest: +SKIP
-    TensorShape([1, 384])
+    >>> module = EmbeddingModule(tiny_encoder, tiny_encoder.in_graph_tokenizer())
+    >>> module.embed_sentences(tf.constant(["hello"]))["embeddings"].shape
+    TensorShape([1, 16])
     """
 
     def __init__(
@@ -133,7 +134,7 @@ def write_tokenizer_files(
 ) -> list[Path]:
     """The tokenizer's files and ``keras_siamese_export.json`` (see ``export_config``) in
     ``folder``; returns their paths."""
-    encoder.tokenizer.save(folder)
+    save_tokenizer(encoder.tokenizer, folder)
     config = export_config(encoder, signatures, extra)
     (folder / EXPORT_CONFIG_FILE).write_text(json.dumps(config, indent=2))
     return sorted(path for path in folder.iterdir() if path.is_file())

@@ -20,9 +20,8 @@ import tensorflow as tf
 from tensorflow.lite.python import schema_py_generated as tflite_schema
 from tensorflow.lite.tools import flatbuffer_utils
 
+from keras_siamese.checkpoints.sentence_transformers_format import load_tokenizer
 from keras_siamese.encoders.length_batching import embed_by_length
-from keras_siamese.evaluation.similarity import normalize as l2_normalize_rows
-from keras_siamese.evaluation.similarity import pairwise_similarity
 from keras_siamese.export.embedding_module import (
     EMBEDDINGS_OUTPUT,
     EXPORT_CONFIG_FILE,
@@ -36,7 +35,8 @@ from keras_siamese.export.embedding_module import (
     write_tokenizer_files,
 )
 from keras_siamese.export.on_device_tokenizer import OnDeviceTokenizer
-from keras_siamese.tokenizers import TextTokenizer
+from keras_siamese.progress import step
+from keras_siamese.similarity import cosine_similarity, l2_normalize
 from keras_siamese.validation import check_texts
 
 QUANTIZATIONS = ("none", "float16", "dynamic")
@@ -64,8 +64,8 @@ def tflite(
     ``with_tokenizer=True`` takes ``sentences`` (string ``[batch]``) instead and needs the
     tensorflow-text custom ops at run time (see ``tflite_interpreter``).
 
-    >>> tflite(encoder, "minilm.tflite", quantize="dynamic")  # doctest: +SKIP
-    PosixPath('minilm.tflite')
+    >>> tflite(tiny_encoder, "tiny.tflite", quantize="dynamic")
+    PosixPath('tiny.tflite')
     """
     check_exportable(encoder)
     quantize = "none" if quantize is None else quantize
@@ -84,7 +84,9 @@ def tflite(
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantize == "float16":
         converter.target_spec.supported_types = [tf.float16]
-    model = flatbuffer_utils.read_model_from_bytearray(bytearray(converter.convert()))
+    with step(f"Converting to TFLite (quantize={quantize})"):
+        converted = converter.convert()
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(converted))
     inputs = SENTENCES_INPUTS if with_tokenizer else TOKEN_IDS_INPUTS
     extra = {"quantize": quantize, "custom_ops": _custom_ops(model)}
     with staging_folder() as staging:
@@ -92,7 +94,8 @@ def tflite(
         for file in files:
             _add_metadata(model, METADATA_PREFIX + file.name, file.read_bytes())
     content = flatbuffer_utils.convert_object_to_bytearray(model)
-    _check_outputs(content, encoder, quantize, with_tokenizer)
+    with step("Checking the TFLite model against Keras"):
+        _check_outputs(content, encoder, quantize, with_tokenizer)
     _write_atomically(path, content)
     return path
 
@@ -101,9 +104,9 @@ def tflite_interpreter(model: str | Path | bytes, num_threads: int | None = None
     """A LiteRT interpreter for a file written by ``tflite``, with the tensorflow-text custom ops
     registered (the ``with_tokenizer`` files need them; the others run on builtins alone).
 
-    >>> runner = tflite_interpreter("minilm.tflite").get_signature_runner()  # doctest: +SKIP
-    >>> runner(**encoder.tokenizer(["Hi"]))["embeddings"].shape  # doctest: +SKIP
-    (1, 384)
+    >>> runner = tflite_interpreter(tflite(tiny_encoder, "tiny.tflite")).get_signature_runner()
+    >>> runner(**tiny_encoder.tokenizer(["Hi"]))["embeddings"].shape
+    (1, 16)
     """
     from ai_edge_litert.interpreter import InterpreterWithCustomOps
     from tensorflow_text import tflite_registrar
@@ -119,9 +122,9 @@ def tflite_interpreter(model: str | Path | bytes, num_threads: int | None = None
 def read_tflite_metadata(path: str | Path) -> dict[str, bytes]:
     """The files a ``tflite`` export carries, by name (``vocab.txt``, ...).
 
-    >>> json.loads(read_tflite_metadata("minilm.tflite")["keras_siamese_export.json"])
-    ... # doctest: +SKIP
-    {'format': 'keras-siamese-export/1', ...}
+    >>> files = read_tflite_metadata(tflite(tiny_encoder, "tiny.tflite"))
+    >>> sorted(files), json.loads(files["keras_siamese_export.json"])["embedding_dim"]
+    ([...'keras_siamese_export.json', ...'vocab.txt'], 16)
     """
     model = tflite_schema.Model.GetRootAs(Path(path).read_bytes(), 0)
     files = {}
@@ -139,9 +142,9 @@ class TfliteEncoder:
     """Runs a ``tflite`` export from Python, tokenising with the files inside it (as an app
     would), so it can be checked and evaluated like a ``SentenceEncoder``.
 
-    >>> encoder = TfliteEncoder("minilm.tflite")  # doctest: +SKIP
-    >>> encoder.encode(["A man is playing a guitar."]).shape  # doctest: +SKIP
-    (1, 384)
+    >>> encoder = TfliteEncoder(tflite(tiny_encoder, "tiny.tflite"))
+    >>> encoder.encode(["A man is playing a guitar."]).shape
+    (1, 16)
     """
 
     def __init__(self, path: str | Path, num_threads: int | None = None) -> None:
@@ -152,7 +155,7 @@ class TfliteEncoder:
         with tempfile.TemporaryDirectory() as folder:
             for name, data in files.items():
                 Path(folder, name).write_bytes(data)
-            self.tokenizer = TextTokenizer.from_folder(
+            self.tokenizer = load_tokenizer(
                 folder, max_seq_length=self.config["tokenizer"]["max_seq_length"]
             )
         self.embedding_dim = self.config["embedding_dim"]
@@ -185,7 +188,7 @@ class TfliteEncoder:
         embeddings = embed_by_length(
             items, embed_batch, self.embedding_dim, batch_size, show_progress_bar
         )
-        return l2_normalize_rows(embeddings) if normalize else embeddings
+        return l2_normalize(embeddings, xp=np) if normalize else embeddings
 
 
 def _custom_ops(model: tflite_schema.ModelT) -> list[str]:
@@ -212,7 +215,7 @@ def _check_outputs(content: bytes, encoder, quantize: str, with_tokenizer: bool)
     else:
         got = runner(**tokens)
     embeddings = got[EMBEDDINGS_OUTPUT]
-    cosines = pairwise_similarity(embeddings, expected, "cosine")
+    cosines = cosine_similarity(embeddings, expected, xp=np)
     if not np.isfinite(embeddings).all() or cosines.min() < MIN_PROBE_COSINE[quantize]:
         raise RuntimeError(
             f"The converted TFLite model does not reproduce the Keras model (cosine "

@@ -21,9 +21,14 @@ class OnDeviceTokenizer(tf.Module):
     [UNK]), counts the 100-per-word limit in bytes, and does not split out special tokens typed
     in the text: 1 of the 2,910 distinct STSb dev sentences gets other ids.
 
-    >>> tokenize = OnDeviceTokenizer(encoder.tokenizer)  # doctest: +SKIP
-    >>> tokenize(tf.constant(["Hello world!"]))["input_ids"]  # doctest: +SKIP
-    <tf.Tensor: shape=(1, 5), dtype=int32, numpy=array([[ 101, 7592, 2088,  999,  102]], ...)>
+    >>> from tokenizers import Tokenizer
+    >>> from tokenizers.implementations import BertWordPieceTokenizer
+    >>> from keras_siamese.tokenizers import TextTokenizer
+    >>> vocab = {t: i for i, t in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "hello", "!"])}
+    >>> wordpiece = Tokenizer.from_str(BertWordPieceTokenizer(vocab).to_str())
+    >>> tokenize = OnDeviceTokenizer(TextTokenizer(wordpiece, max_seq_length=8))
+    >>> tokenize(tf.constant(["Hello!", ""]))["input_ids"].numpy().tolist()
+    [[2, 4, 5, 3], [2, 3, 0, 0]]
     """
 
     def __init__(self, text_tokenizer) -> None:
@@ -40,7 +45,7 @@ class OnDeviceTokenizer(tf.Module):
                 f"this tokenizer has lowercase={lowercase}, strip_accents={strip_accents}."
             )
         special = text_tokenizer.special_tokens
-        self.max_seq_length = text_tokenizer.max_seq_length
+        self._text_tokenizer = text_tokenizer
         self.cls_id = text_tokenizer.token_id(special["cls_token"])
         self.sep_id = text_tokenizer.token_id(special["sep_token"])
         self.pad_id = text_tokenizer.token_id(special["pad_token"])
@@ -52,6 +57,11 @@ class OnDeviceTokenizer(tf.Module):
             unknown_token=special["unk_token"],
             lower_case_nfd_strip_accents=lowercase,
         )
+
+    @property
+    def max_seq_length(self) -> int:
+        """The text tokenizer's, read at each call (or trace): not a copy."""
+        return self._text_tokenizer.max_seq_length
 
     def __call__(self, sentences: tf.Tensor) -> dict[str, tf.Tensor]:
         pieces = self.wordpiece.tokenize(sentences)

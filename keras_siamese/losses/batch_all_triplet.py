@@ -4,7 +4,7 @@ Re-Identification", 2017), as sentence-transformers' ``BatchAllTripletLoss``."""
 import keras
 from keras import ops
 
-from keras_siamese.losses.base import SiameseLoss, class_distances, metric
+from keras_siamese.losses.base import SiameseLoss, class_distances
 
 
 def batch_all_triplet_loss(y_true, y_pred, margin: float = 5.0, distance: str = "euclidean"):
@@ -28,12 +28,16 @@ class BatchAllTripletLoss(SiameseLoss):
 
     Data: single texts with class labels. Returns one value per batch.
 
-    >>> import keras_siamese, numpy as np
+    >>> import numpy as np
     >>> loss = BatchAllTripletLoss(margin=1.0)
     >>> embeddings = np.array([[0.0, 0.0], [0.0, 1.0], [1.5, 0.0], [1.5, 1.0]])
     >>> round(float(loss(np.array([0, 0, 1, 1]), embeddings)), 4)  # mean of 0.5 and 2 - sqrt(3.25)
     0.3486
     """
+
+    registry_name = "batch-all-triplet"
+    roles = ("text",)
+    label_kind = "class"
 
     def __init__(
         self,
@@ -43,7 +47,6 @@ class BatchAllTripletLoss(SiameseLoss):
         name: str = "batch_all_triplet_loss",
         dtype=None,
     ) -> None:
-        metric(distance, similarity=False)
         super().__init__(
             batch_all_triplet_loss,
             reduction=reduction,

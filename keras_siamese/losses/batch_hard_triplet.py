@@ -4,7 +4,7 @@ Re-Identification", 2017), as sentence-transformers' ``BatchHardTripletLoss``.""
 import keras
 from keras import ops
 
-from keras_siamese.losses.base import SiameseLoss, class_distances, metric
+from keras_siamese.losses.base import SiameseLoss, class_distances
 
 
 def batch_hard_triplet_loss(y_true, y_pred, margin: float = 5.0, distance: str = "euclidean"):
@@ -28,12 +28,16 @@ class BatchHardTripletLoss(SiameseLoss):
 
     Data: single texts with class labels; batches need several examples per class.
 
-    >>> import keras_siamese, numpy as np
+    >>> import numpy as np
     >>> loss = BatchHardTripletLoss(margin=1.0)
     >>> embeddings = np.array([[0.0, 0.0], [0.0, 1.0], [3.0, 0.0], [3.0, 2.0]])
     >>> round(float(loss(np.array([0, 0, 1, 1]), embeddings)), 4)
     0.0
     """
+
+    registry_name = "batch-hard-triplet"
+    roles = ("text",)
+    label_kind = "class"
 
     def __init__(
         self,
@@ -43,7 +47,6 @@ class BatchHardTripletLoss(SiameseLoss):
         name: str = "batch_hard_triplet_loss",
         dtype=None,
     ) -> None:
-        metric(distance, similarity=False)
         super().__init__(
             batch_hard_triplet_loss,
             reduction=reduction,

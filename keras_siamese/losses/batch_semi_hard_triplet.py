@@ -4,7 +4,7 @@ sentence-transformers' ``BatchSemiHardTripletLoss``."""
 import keras
 from keras import ops
 
-from keras_siamese.losses.base import SiameseLoss, class_distances, metric
+from keras_siamese.losses.base import SiameseLoss, class_distances
 
 
 def batch_semi_hard_triplet_loss(y_true, y_pred, margin: float = 5.0, distance: str = "euclidean"):
@@ -36,12 +36,16 @@ class BatchSemiHardTripletLoss(SiameseLoss):
 
     Data: single texts with class labels. Returns one value per batch.
 
-    >>> import keras_siamese, numpy as np
+    >>> import numpy as np
     >>> loss = BatchSemiHardTripletLoss(margin=1.0)
     >>> embeddings = np.array([[0.0, 0.0], [0.0, 1.0], [1.5, 0.0], [1.5, 1.0]])
     >>> round(float(loss(np.array([0, 0, 1, 1]), embeddings)), 4)
     0.5
     """
+
+    registry_name = "batch-semi-hard-triplet"
+    roles = ("text",)
+    label_kind = "class"
 
     def __init__(
         self,
@@ -51,7 +55,6 @@ class BatchSemiHardTripletLoss(SiameseLoss):
         name: str = "batch_semi_hard_triplet_loss",
         dtype=None,
     ) -> None:
-        metric(distance, similarity=False)
         super().__init__(
             batch_semi_hard_triplet_loss,
             reduction=reduction,

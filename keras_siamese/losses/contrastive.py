@@ -4,16 +4,19 @@ Mapping", CVPR 2006), as sentence-transformers' ``ContrastiveLoss``."""
 import keras
 from keras import ops
 
-from keras_siamese.losses.base import SiameseLoss, flat, metric, pair_scores
+from keras_siamese import similarity as metrics
+from keras_siamese.losses.base import SiameseLoss, flat, stacked
 
 
-def contrastive_loss(y_true, y_pred, margin: float = 0.5, distance: str = "cosine_distance"):
+def contrastive_loss(y_true, y_pred, margin: float = 0.5, distance: str = "cosine"):
     """Per pair ``0.5 * (y * d² + (1 - y) * relu(margin - d)²)``, shape ``[B]``.
 
-    ``y_true``: 1 for similar, 0 for dissimilar pairs. ``y_pred``: distances ``[B]`` or pair
-    embeddings ``[B, 2, D]`` (measured with ``distance``, which must be a distance).
+    ``y_true``: 1 for similar, 0 for dissimilar pairs. ``y_pred``: pair embeddings ``[B, 2, D]``,
+    measured with ``distance`` (a name in ``keras_siamese.similarity.DISTANCES``; ``"cosine"`` is
+    1 - cosine similarity).
     """
-    d = pair_scores(y_pred, distance, similarity=False)
+    a, b = stacked(y_pred, 2, "contrastive_loss")
+    d = metrics.distance(distance).rowwise(a, b)
     y = ops.cast(flat(y_true), d.dtype)
     return 0.5 * (y * ops.square(d) + (1.0 - y) * ops.square(ops.relu(margin - d)))
 
@@ -24,21 +27,25 @@ class ContrastiveLoss(SiameseLoss):
 
     Data: pairs with binary labels. ``size_average`` averages over the batch (True) or sums.
 
-    >>> import keras_siamese, numpy as np
+    >>> import numpy as np
     >>> loss = ContrastiveLoss()  # cosine distance, margin 0.5
-    >>> round(float(loss(np.array([1.0, 0.0]), np.array([0.2, 0.1]))), 4)  # distances
-    0.05
+    >>> pairs = np.array([[[1.0, 0.0], [1.0, 0.0]], [[1.0, 0.0], [0.0, 1.0]]])  # distances 0, 1
+    >>> round(float(loss(np.array([1.0, 0.0]), pairs)), 4)
+    0.0
     """
+
+    registry_name = "contrastive"
+    roles = ("text_a", "text_b")
+    label_kind = "binary"
 
     def __init__(
         self,
         margin: float = 0.5,
-        distance: str = "cosine_distance",
+        distance: str = "cosine",
         size_average: bool = True,
         name: str = "contrastive_loss",
         dtype=None,
     ) -> None:
-        metric(distance, similarity=False)
         super().__init__(
             contrastive_loss,
             reduction="sum_over_batch_size" if size_average else "sum",

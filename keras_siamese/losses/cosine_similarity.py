@@ -5,16 +5,18 @@ Gurevych, "Sentence-BERT", EMNLP 2019)."""
 import keras
 from keras import ops
 
-from keras_siamese.losses.base import SiameseLoss, flat, metric, pair_scores
+from keras_siamese import similarity as metrics
+from keras_siamese.losses.base import SiameseLoss, flat, stacked
 
 
-def cosine_similarity_loss(y_true, y_pred, distance: str = "cosine"):
+def cosine_similarity_loss(y_true, y_pred, similarity: str = "cosine"):
     """Per pair ``(s - y)²``, shape ``[B]`` (its mean is the MSE).
 
-    ``y_true``: similarity labels, usually in ``[0, 1]``; ``y_pred``: similarities ``[B]`` or pair
-    embeddings ``[B, 2, D]`` scored with ``distance``.
+    ``y_true``: similarity labels, usually in ``[0, 1]``; ``y_pred``: pair embeddings
+    ``[B, 2, D]``, scored with ``similarity``.
     """
-    scores = pair_scores(y_pred, distance, similarity=True)
+    a, b = stacked(y_pred, 2, "cosine_similarity_loss")
+    scores = metrics.similarity(similarity).rowwise(a, b)
     return ops.square(scores - ops.cast(flat(y_true), scores.dtype))
 
 
@@ -24,20 +26,28 @@ class CosineSimilarityLoss(SiameseLoss):
 
     Data: pairs with float similarity labels.
 
-    >>> import keras_siamese, numpy as np
+    >>> import numpy as np
     >>> loss = CosineSimilarityLoss()
-    >>> round(float(loss(np.array([1.0, 0.0]), np.array([0.8, 0.4]))), 4)  # cosines
-    0.1
+    >>> pairs = np.array([[[1.0, 0.0], [1.0, 0.0]], [[1.0, 0.0], [0.0, 1.0]]])  # cosines 1, 0
+    >>> round(float(loss(np.array([1.0, 0.0]), pairs)), 4)
+    0.0
     """
+
+    registry_name = "cosine"
+    roles = ("text_a", "text_b")
+    label_kind = "score"
 
     def __init__(
         self,
-        distance: str = "cosine",
+        similarity: str = "cosine",
         reduction: str | None = "sum_over_batch_size",
         name: str = "cosine_similarity_loss",
         dtype=None,
     ) -> None:
-        metric(distance, similarity=True)
         super().__init__(
-            cosine_similarity_loss, reduction=reduction, name=name, dtype=dtype, distance=distance
+            cosine_similarity_loss,
+            reduction=reduction,
+            name=name,
+            dtype=dtype,
+            similarity=similarity,
         )

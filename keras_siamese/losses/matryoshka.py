@@ -5,7 +5,7 @@ from collections.abc import Callable, Sequence
 
 import keras
 
-from keras_siamese.siamese.distances import l2_normalize
+from keras_siamese.similarity import l2_normalize
 
 
 def matryoshka_loss(
@@ -38,19 +38,23 @@ def matryoshka_loss(
 class MatryoshkaLoss(keras.losses.Loss):
     """Trains embeddings whose prefixes (``dims``) work on their own, e.g. 384 -> 128 -> 64.
 
-    Wraps any loss of this package fed with embeddings; the reduction is the inner loss's.
+    Wraps any loss of this package (an instance or its registry name); it consumes what the
+    inner loss consumes, and the reduction is the inner loss's.
 
-    >>> import keras_siamese, numpy as np
-    >>> from keras_siamese.losses import CoSENTLoss
-    >>> loss = MatryoshkaLoss(CoSENTLoss(), dims=[4, 2])
+    >>> import numpy as np
+    >>> loss = MatryoshkaLoss("cosent", dims=[4, 2])
+    >>> loss.roles, loss.label_kind
+    (('text_a', 'text_b'), 'score')
     >>> embeddings = np.array([[[1.0, 0, 0, 0], [1, 0, 0, 1]], [[1, 0, 0, 0], [0, 1, 0, 0]]])
     >>> round(float(loss(np.array([1.0, 0.0]), embeddings)), 4)  # [B=2, pair, D=4]
     0.0
     """
 
+    registry_name = "matryoshka"
+
     def __init__(
         self,
-        loss: keras.losses.Loss,
+        loss: keras.losses.Loss | str,
         dims: Sequence[int],
         weights: Sequence[float] | None = None,
         normalize: bool = True,
@@ -61,11 +65,30 @@ class MatryoshkaLoss(keras.losses.Loss):
             raise ValueError(f"dims must be positive sizes; got {dims}.")
         if weights is not None and len(weights) != len(dims):
             raise ValueError(f"weights ({len(weights)}) must match dims ({len(dims)}).")
+        if isinstance(loss, str):
+            from keras_siamese.losses.registry import get_loss
+
+            loss = get_loss(loss)
         super().__init__(name=name, reduction=loss.reduction, dtype=dtype)
         self.loss = loss
         self.dims = [int(dim) for dim in dims]
         self.weights = None if weights is None else [float(weight) for weight in weights]
         self.normalize = normalize
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """The inner loss's roles."""
+        return self.loss.roles
+
+    @property
+    def label_kind(self) -> str:
+        """The inner loss's label kind."""
+        return self.loss.label_kind
+
+    @property
+    def takes_negatives(self) -> bool:
+        """Whether the inner loss takes extra negatives."""
+        return getattr(self.loss, "takes_negatives", False)
 
     def call(self, y_true, y_pred):
         return matryoshka_loss(

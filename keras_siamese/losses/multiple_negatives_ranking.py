@@ -5,7 +5,8 @@
 import keras
 from keras import ops
 
-from keras_siamese.losses.base import SiameseLoss, is_embeddings, metric
+from keras_siamese import similarity as metrics
+from keras_siamese.losses.base import SiameseLoss, stacked
 
 
 def _ranking_cross_entropy(scores):
@@ -16,25 +17,21 @@ def _ranking_cross_entropy(scores):
 
 
 def multiple_negatives_ranking_loss(
-    y_true, y_pred, scale: float = 20.0, distance: str = "cosine", symmetric: bool = False
+    y_true, y_pred, scale: float = 20.0, similarity: str = "cosine", symmetric: bool = False
 ):
     """Per anchor cross-entropy of finding its positive among all the batch's candidates, ``[B]``.
 
     ``y_pred``: stacked embeddings ``[B, 2 + k, D]`` (anchor, positive, k hard negatives); every
     other example's positive and negatives are negatives too. Scores are ``scale`` times
-    ``distance`` (a distance is negated). ``symmetric`` averages with the positive -> anchor
-    direction (each positive against all anchors). ``y_true`` is ignored.
+    ``similarity``. ``symmetric`` averages with the positive -> anchor direction (each positive
+    against all anchors). ``y_true`` is ignored.
     """
-    if not is_embeddings(y_pred):
-        raise ValueError(
-            f"multiple_negatives_ranking_loss needs embeddings [B, 2 + k, D]; got {y_pred.shape}."
-        )
-    anchors, positives = y_pred[:, 0], y_pred[:, 1]
-    candidates = ops.concatenate([y_pred[:, i] for i in range(1, y_pred.shape[1])], axis=0)
-    similarity = metric(distance, similarity=True, matrix=True)
-    losses = _ranking_cross_entropy(scale * similarity(anchors, candidates))
+    anchors, *others = stacked(y_pred, 2, "multiple_negatives_ranking_loss", more=True)
+    candidates = ops.concatenate(others, axis=0)
+    score = metrics.similarity(similarity).matrix
+    losses = _ranking_cross_entropy(scale * score(anchors, candidates))
     if symmetric:
-        losses = 0.5 * (losses + _ranking_cross_entropy(scale * similarity(positives, anchors)))
+        losses = 0.5 * (losses + _ranking_cross_entropy(scale * score(others[0], anchors)))
     return losses
 
 
@@ -45,29 +42,33 @@ class MultipleNegativesRankingLoss(SiameseLoss):
     Data: (anchor, positive) pairs, optionally with hard negatives, no labels. Larger batches
     give more negatives.
 
-    >>> import keras_siamese, numpy as np
+    >>> import numpy as np
     >>> loss = MultipleNegativesRankingLoss()  # cosine, scale 20
     >>> embeddings = np.array([[[1.0, 0.0], [1.0, 0.1]], [[0.0, 1.0], [0.1, 1.0]]])
     >>> round(float(loss(np.zeros(2), embeddings)), 4)  # [B=2, anchor+positive, D=2]
     0.0
     """
 
+    registry_name = "mnrl"
+    roles = ("anchor", "positive")
+    label_kind = "none"
+    takes_negatives = True
+
     def __init__(
         self,
         scale: float = 20.0,
-        distance: str = "cosine",
+        similarity: str = "cosine",
         symmetric: bool = False,
         reduction: str | None = "sum_over_batch_size",
         name: str = "multiple_negatives_ranking_loss",
         dtype=None,
     ) -> None:
-        metric(distance, similarity=True)
         super().__init__(
             multiple_negatives_ranking_loss,
             reduction=reduction,
             name=name,
             dtype=dtype,
             scale=scale,
-            distance=distance,
+            similarity=similarity,
             symmetric=symmetric,
         )

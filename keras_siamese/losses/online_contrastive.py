@@ -4,7 +4,8 @@ sentence-transformers' ``OnlineContrastiveLoss`` (after Hadsell et al. 2006)."""
 import keras
 from keras import ops
 
-from keras_siamese.losses.base import SiameseLoss, flat, metric, pair_scores
+from keras_siamese import similarity as metrics
+from keras_siamese.losses.base import SiameseLoss, flat, stacked
 
 
 def _masked_mean(values, mask):
@@ -12,7 +13,7 @@ def _masked_mean(values, mask):
     return ops.sum(ops.where(mask, values, 0.0)) / ops.maximum(count, 1.0)
 
 
-def online_contrastive_loss(y_true, y_pred, margin: float = 0.5, distance: str = "cosine_distance"):
+def online_contrastive_loss(y_true, y_pred, margin: float = 0.5, distance: str = "cosine"):
     """Batch-level (scalar) sum of ``d²`` over hard positives plus ``relu(margin - d)²`` over hard
     negatives.
 
@@ -20,7 +21,8 @@ def online_contrastive_loss(y_true, y_pred, margin: float = 0.5, distance: str =
     farthest positive (with no pair of the other kind, the mean of the own kind is the
     threshold). Labels other than 0 and 1 are ignored. ``y_pred`` as for ``contrastive_loss``.
     """
-    d = pair_scores(y_pred, distance, similarity=False)
+    a, b = stacked(y_pred, 2, "online_contrastive_loss")
+    d = metrics.distance(distance).rowwise(a, b)
     y = ops.cast(flat(y_true), d.dtype)
     positive, negative = ops.equal(y, 1.0), ops.equal(y, 0.0)
     farthest_positive = ops.where(
@@ -43,21 +45,26 @@ class OnlineContrastiveLoss(SiameseLoss):
     Data: pairs with binary labels. Returns one value per batch (a sum, not a mean), which
     Keras' reduction leaves as it is; ``sample_weight`` does not apply.
 
-    >>> import keras_siamese, numpy as np
+    >>> import numpy as np
     >>> loss = OnlineContrastiveLoss()  # cosine distance, margin 0.5
-    >>> round(float(loss(np.array([1.0, 1.0, 0.0]), np.array([0.1, 0.3, 0.2]))), 4)
-    0.18
+    >>> a = np.array([[1.0, 0.0], [1.0, 0.0]])
+    >>> b = np.array([[0.0, 1.0], [1.0, 0.0]])  # cosine distances 1 (labelled 1) and 0 (labelled 0)
+    >>> round(float(loss(np.array([1.0, 0.0]), np.stack([a, b], axis=1))), 4)  # 1² + 0.5²
+    1.25
     """
+
+    registry_name = "online-contrastive"
+    roles = ("text_a", "text_b")
+    label_kind = "binary"
 
     def __init__(
         self,
         margin: float = 0.5,
-        distance: str = "cosine_distance",
+        distance: str = "cosine",
         reduction: str | None = "sum_over_batch_size",
         name: str = "online_contrastive_loss",
         dtype=None,
     ) -> None:
-        metric(distance, similarity=False)
         super().__init__(
             online_contrastive_loss,
             reduction=reduction,

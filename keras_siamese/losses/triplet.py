@@ -5,17 +5,19 @@
 import keras
 from keras import ops
 
-from keras_siamese.losses.base import SiameseLoss, metric, triplet_distances
+from keras_siamese import similarity as metrics
+from keras_siamese.losses.base import SiameseLoss, stacked
 
 
 def triplet_loss(y_true, y_pred, margin: float = 5.0, distance: str = "euclidean"):
     """Per triplet ``relu(d(a, p) - d(a, n) + margin)``, shape ``[B]``.
 
-    ``y_pred``: ``[B, 2]`` distances (d(a, p), d(a, n)) or ``[B, 3, D]`` embeddings measured with
-    ``distance`` (a distance). ``y_true`` is ignored (feed dummy labels, e.g. zeros).
+    ``y_pred``: ``[B, 3, D]`` (anchor, positive, negative) embeddings measured with ``distance``
+    (a name in ``keras_siamese.similarity.DISTANCES``). ``y_true`` is ignored (dummy zeros).
     """
-    positive, negative = triplet_distances(y_pred, distance)
-    return ops.relu(positive - negative + margin)
+    anchor, positive, negative = stacked(y_pred, 3, "triplet_loss")
+    measure = metrics.distance(distance).rowwise
+    return ops.relu(measure(anchor, positive) - measure(anchor, negative) + margin)
 
 
 @keras.saving.register_keras_serializable(package="keras_siamese")
@@ -24,11 +26,16 @@ class TripletLoss(SiameseLoss):
 
     Data: (anchor, positive, negative) triplets, no labels.
 
-    >>> import keras_siamese, numpy as np
+    >>> import numpy as np
     >>> loss = TripletLoss()  # euclidean, margin 5
-    >>> round(float(loss(np.zeros(2), np.array([[1.0, 2.0], [1.0, 9.0]]))), 4)  # [d_ap, d_an]
-    2.0
+    >>> triplet = np.array([[[0.0, 0.0], [1.0, 0.0], [3.0, 0.0]]])  # d(a, p) = 1, d(a, n) = 3
+    >>> round(float(loss(np.zeros(1), triplet)), 4)  # 1 - 3 + 5
+    3.0
     """
+
+    registry_name = "triplet"
+    roles = ("anchor", "positive", "negative")
+    label_kind = "none"
 
     def __init__(
         self,
@@ -38,7 +45,6 @@ class TripletLoss(SiameseLoss):
         name: str = "triplet_loss",
         dtype=None,
     ) -> None:
-        metric(distance, similarity=False)
         super().__init__(
             triplet_loss,
             reduction=reduction,

@@ -1,23 +1,13 @@
 """Pooling of token embeddings into a sentence embedding (sentence-transformers' ``Pooling``)."""
 
-import json
-from pathlib import Path
-
 import keras
 from keras import ops
 
 from keras_siamese import backend as _backend  # noqa: F401
 
-# The pooling modes, with their keys in sentence-transformers' legacy config (before 6.x), whose
-# order is the order in which several modes are concatenated there.
-POOLING_MODES = {
-    "cls": "pooling_mode_cls_token",
-    "max": "pooling_mode_max_tokens",
-    "mean": "pooling_mode_mean_tokens",
-    "mean_sqrt_len_tokens": "pooling_mode_mean_sqrt_len_tokens",
-    "weightedmean": "pooling_mode_weightedmean_tokens",
-    "lasttoken": "pooling_mode_lasttoken",
-}
+# The pooling modes, in the order in which sentence-transformers' older config format (before 6.x)
+# concatenates several of them.
+POOLING_MODES = ("cls", "max", "mean", "mean_sqrt_len_tokens", "weightedmean", "lasttoken")
 
 
 @keras.saving.register_keras_serializable(package="keras_siamese")
@@ -80,34 +70,9 @@ class Pooling(keras.layers.Layer):
                 outputs.append(ops.sum(token_embeddings * ops.expand_dims(weights, -1), axis=1))
         return outputs[0] if len(outputs) == 1 else ops.concatenate(outputs, axis=-1)
 
-    def compute_output_shape(self, input_shape, mask_shape=None):
-        return (input_shape[0], self.output_dim)
+    def compute_output_shape(self, token_embeddings_shape, attention_mask_shape=None):
+        # The argument names follow ``call``'s: Keras matches them in the functional API.
+        return (token_embeddings_shape[0], self.output_dim)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "embedding_dim": self.embedding_dim, "modes": self.modes}
-
-    @classmethod
-    def from_folder(cls, path: Path) -> "Pooling":
-        """Reads sentence-transformers' ``1_Pooling/config.json``, in the 6.x format
-        (``embedding_dimension``, ``pooling_mode``) or the older one (``pooling_mode_*`` flags)."""
-        config = json.loads((Path(path) / "config.json").read_text())
-        dim = config.get("embedding_dimension", config.get("word_embedding_dimension"))
-        if dim is None:
-            raise ValueError(f"{path}/config.json gives no embedding dimension.")
-        modes = config.get("pooling_mode") or tuple(
-            m for m, key in POOLING_MODES.items() if config.get(key)
-        )
-        return cls(embedding_dim=int(dim), modes=modes)
-
-    def save_to_folder(self, path: Path) -> None:
-        """Writes sentence-transformers' ``1_Pooling/config.json``: in the older format, which
-        every version reads, unless the modes' order needs the 6.x one."""
-        legacy_order = tuple(m for m in POOLING_MODES if m in self.modes)
-        if self.modes == legacy_order:
-            config = {"word_embedding_dimension": self.embedding_dim}
-            config.update({key: mode in self.modes for mode, key in POOLING_MODES.items()})
-        else:
-            config = {"embedding_dimension": self.embedding_dim, "pooling_mode": list(self.modes)}
-        config["include_prompt"] = True
-        Path(path).mkdir(parents=True, exist_ok=True)
-        (Path(path) / "config.json").write_text(json.dumps(config, indent=2))

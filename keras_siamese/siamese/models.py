@@ -3,15 +3,17 @@
 The encoder is a ``keras.Model`` called on ``{"input_ids", "attention_mask"}`` (int32 ``[B, T]``)
 that returns ``[B, D]`` embeddings. Model inputs are flat: ``{role}_input_ids`` and
 ``{role}_attention_mask`` for each role, so a ``tf.data`` pipeline can feed them by name. The
-models own no weights besides the encoder's.
+models own no weights besides the encoder's. ``training_model`` builds what a loss consumes (its
+``roles``); ``pair_model`` and ``triplet_model`` also give scores, for inference.
 
->>> import keras_siamese, keras
+>>> import keras
+>>> from keras_siamese.losses import TripletLoss
 >>> ids = keras.Input((None,), dtype="int32", name="input_ids")
 >>> mask = keras.Input((None,), dtype="int32", name="attention_mask")
 >>> pooled = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(100, 8)(ids), mask)
 >>> encoder = keras.Model({"input_ids": ids, "attention_mask": mask}, pooled)
->>> pair_model(encoder).output.shape, triplet_model(encoder).output.shape
-((None,), (None, 2))
+>>> pair_model(encoder).output.shape, training_model(encoder, TripletLoss()).output.shape
+((None,), (None, 3, 8))
 >>> sorted(in_batch_model(encoder, num_negatives=1).input)[:2]
 ['anchor_attention_mask', 'anchor_input_ids']
 """
@@ -19,15 +21,14 @@ models own no weights besides the encoder's.
 from collections.abc import Sequence
 from typing import Literal
 
+from keras_siamese import backend  # noqa: F401  (selects the TensorFlow backend first)
+
+# isort: split
 import keras
 from keras import ops
 
-from keras_siamese.siamese.distances import Distance, get_distance
-
-PAIR_ROLES = ("text_a", "text_b")
-TRIPLET_ROLES = ("anchor", "positive", "negative")
-SINGLE_ROLES = ("text",)
-MODEL_KINDS = ("pair", "triplet", "in_batch", "single_text")
+from keras_siamese.losses.base import negative_roles
+from keras_siamese.siamese.distances import PairScore, score_layer
 
 
 @keras.saving.register_keras_serializable(package="keras_siamese")
@@ -51,11 +52,6 @@ class Stack(keras.layers.Layer):
         return {**super().get_config(), "axis": self.axis}
 
 
-def in_batch_roles(num_negatives: int = 0) -> tuple[str, ...]:
-    """Roles of the in-batch model: anchor, positive, negative_1 ... negative_k."""
-    return ("anchor", "positive", *(f"negative_{i}" for i in range(1, num_negatives + 1)))
-
-
 def text_inputs(roles: Sequence[str]) -> dict[str, keras.KerasTensor]:
     """One ``{role}_input_ids`` and ``{role}_attention_mask`` int32 ``[B, T]`` input per role."""
     return {
@@ -77,44 +73,49 @@ def _encode(encoder: keras.Model, inputs: dict, roles: Sequence[str]) -> list:
     ]
 
 
-def _distance_layer(distance: str | Distance) -> Distance:
-    return distance if isinstance(distance, Distance) else get_distance(distance)()
+def _score_layer(score: str | PairScore, kind: Literal["similarity", "distance"]) -> PairScore:
+    return score if isinstance(score, PairScore) else score_layer(score, kind)
+
+
+def _embeddings_model(encoder: keras.Model, roles: Sequence[str], name: str) -> keras.Model:
+    inputs = text_inputs(roles)
+    embeddings = _encode(encoder, inputs, roles)
+    outputs = Stack(name="embeddings")(embeddings) if len(roles) > 1 else embeddings[0]
+    return keras.Model(inputs, outputs, name=name)
 
 
 def pair_model(
     encoder: keras.Model,
-    distance: str | Distance = "cosine",
+    similarity: str | PairScore = "cosine",
     output: Literal["score", "embeddings"] = "score",
     name: str = "pair_model",
 ) -> keras.Model:
-    """``text_a``/``text_b`` -> score ``[B]`` under ``distance``, or embeddings ``[B, 2, D]``."""
-    inputs = text_inputs(PAIR_ROLES)
-    a, b = _encode(encoder, inputs, PAIR_ROLES)
-    if output == "score":
-        outputs = _distance_layer(distance)([a, b])
-    elif output == "embeddings":
-        outputs = Stack(name="embeddings")([a, b])
-    else:
+    """``text_a``/``text_b`` -> ``similarity`` ``[B]``, or embeddings ``[B, 2, D]``."""
+    if output == "embeddings":
+        return _embeddings_model(encoder, ("text_a", "text_b"), name)
+    if output != "score":
         raise ValueError(f"output must be 'score' or 'embeddings', got {output!r}.")
-    return keras.Model(inputs, outputs, name=name)
+    inputs = text_inputs(("text_a", "text_b"))
+    scores = _score_layer(similarity, "similarity")(_encode(encoder, inputs, ("text_a", "text_b")))
+    return keras.Model(inputs, scores, name=name)
 
 
 def triplet_model(
     encoder: keras.Model,
-    distance: str | Distance = "euclidean",
+    distance: str | PairScore = "euclidean",
     output: Literal["distances", "embeddings"] = "distances",
     name: str = "triplet_model",
 ) -> keras.Model:
     """``anchor``/``positive``/``negative`` -> ``[B, 2]`` (d(a, p), d(a, n)) or ``[B, 3, D]``."""
-    inputs = text_inputs(TRIPLET_ROLES)
-    anchor, positive, negative = embeddings = _encode(encoder, inputs, TRIPLET_ROLES)
-    if output == "distances":
-        layer = _distance_layer(distance)
-        outputs = Stack(name="distances")([layer([anchor, positive]), layer([anchor, negative])])
-    elif output == "embeddings":
-        outputs = Stack(name="embeddings")(embeddings)
-    else:
+    roles = ("anchor", "positive", "negative")
+    if output == "embeddings":
+        return _embeddings_model(encoder, roles, name)
+    if output != "distances":
         raise ValueError(f"output must be 'distances' or 'embeddings', got {output!r}.")
+    inputs = text_inputs(roles)
+    anchor, positive, negative = _encode(encoder, inputs, roles)
+    layer = _score_layer(distance, "distance")
+    outputs = Stack(name="distances")([layer([anchor, positive]), layer([anchor, negative])])
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -122,31 +123,26 @@ def in_batch_model(
     encoder: keras.Model, num_negatives: int = 0, name: str = "in_batch_model"
 ) -> keras.Model:
     """``anchor``/``positive``/``negative_1..k`` -> stacked embeddings ``[B, 2 + k, D]``."""
-    roles = in_batch_roles(num_negatives)
-    inputs = text_inputs(roles)
-    outputs = Stack(name="embeddings")(_encode(encoder, inputs, roles))
-    return keras.Model(inputs, outputs, name=name)
+    roles = ("anchor", "positive", *negative_roles(num_negatives))
+    return _embeddings_model(encoder, roles, name)
 
 
-def single_text_model(encoder: keras.Model, name: str = "single_text_model") -> keras.Model:
-    """``text`` -> embeddings ``[B, D]`` (for the label-based batch triplet losses)."""
-    inputs = text_inputs(SINGLE_ROLES)
-    (outputs,) = _encode(encoder, inputs, SINGLE_ROLES)
-    return keras.Model(inputs, outputs, name=name)
+def loss_roles(loss: keras.losses.Loss, num_negatives: int = 0) -> tuple[str, ...]:
+    """The text columns ``loss`` consumes, in order (its ``roles``, then any negatives)."""
+    roles = getattr(loss, "roles", None)
+    if not roles:
+        raise ValueError(
+            f"{type(loss).__name__} does not declare the text columns it consumes: subclass "
+            "keras_siamese.losses.SiameseLoss or give it a `roles` attribute, e.g. "
+            "('text_a', 'text_b'), and a `label_kind`."
+        )
+    extra = negative_roles(num_negatives) if getattr(loss, "takes_negatives", False) else ()
+    return (*roles, *extra)
 
 
-def build_model(encoder: keras.Model, kind: str, num_negatives: int = 0) -> keras.Model:
-    """The training model of a ``kind`` in ``MODEL_KINDS``, always outputting embeddings.
-
-    With embeddings as ``y_pred`` each loss scores them with its own ``distance`` (and
-    ``MatryoshkaLoss`` can truncate them); ``kind`` comes from ``keras_siamese.losses.LOSSES``.
-    """
-    if kind == "pair":
-        return pair_model(encoder, output="embeddings")
-    if kind == "triplet":
-        return triplet_model(encoder, output="embeddings")
-    if kind == "in_batch":
-        return in_batch_model(encoder, num_negatives)
-    if kind == "single_text":
-        return single_text_model(encoder)
-    raise ValueError(f"Unknown model kind {kind!r}; expected one of {MODEL_KINDS}.")
+def training_model(
+    encoder: keras.Model, loss: keras.losses.Loss, num_negatives: int = 0
+) -> keras.Model:
+    """The model that feeds ``loss``: one encoder branch per role it consumes, outputting the
+    embeddings stacked ``[B, n, D]`` in role order (``[B, D]`` for a single role)."""
+    return _embeddings_model(encoder, loss_roles(loss, num_negatives), "training_model")

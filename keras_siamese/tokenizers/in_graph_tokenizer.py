@@ -118,12 +118,11 @@ class InGraphTokenizer(keras.layers.Layer):
         super().__init__(**kwargs)
         self._convert_input_args = False
         self._allow_non_tensor_positional_args = True
-        if max_seq_length < 2:
-            raise ValueError(f"max_seq_length must be at least 2 ([CLS], [SEP]): {max_seq_length}.")
+        self._length_source: TextTokenizer | None = None
+        self.max_seq_length = max_seq_length
         self.lowercase = lowercase
         self.strip_accents = strip_accents
         self.tokenize_chinese_chars = tokenize_chinese_chars
-        self.max_seq_length = max_seq_length
         self.cls_token = cls_token
         self.sep_token = sep_token
         self.pad_token = pad_token
@@ -142,7 +141,8 @@ class InGraphTokenizer(keras.layers.Layer):
 
     @classmethod
     def from_text_tokenizer(cls, tokenizer: TextTokenizer, **kwargs) -> "InGraphTokenizer":
-        """The in-graph twin of a `TextTokenizer` (same vocabulary, settings and special tokens)."""
+        """The in-graph twin of a `TextTokenizer` (same vocabulary, settings and special tokens);
+        its `max_seq_length` is the text tokenizer's, read at each call (or trace)."""
         settings = tokenizer.normalizer_settings
         special = tokenizer.special_tokens
         if not settings["clean_text"]:
@@ -152,7 +152,7 @@ class InGraphTokenizer(keras.layers.Layer):
                 f"InGraphTokenizer splits out exactly {sorted(special.values())}; this tokenizer "
                 f"has the added tokens {tokenizer.added_tokens}."
             )
-        return cls(
+        layer = cls(
             vocabulary=tokenizer.vocabulary,
             lowercase=settings["lowercase"],
             strip_accents=settings["strip_accents"],
@@ -163,6 +163,26 @@ class InGraphTokenizer(keras.layers.Layer):
             **{role: token for role, token in special.items() if role != "mask_token"},
             **kwargs,
         )
+        layer._length_source = tokenizer
+        return layer
+
+    @property
+    def max_seq_length(self) -> int:
+        """Most tokens per text, [CLS] and [SEP] included: the `TextTokenizer`'s when made by
+        `from_text_tokenizer` (set it there, or on the `SentenceEncoder`), else its own."""
+        source = self._length_source
+        return source.max_seq_length if source is not None else self._max_seq_length
+
+    @max_seq_length.setter
+    def max_seq_length(self, value: int) -> None:
+        if self._length_source is not None:
+            raise AttributeError(
+                "This InGraphTokenizer reads max_seq_length from its TextTokenizer; set it there "
+                "(or on the SentenceEncoder)."
+            )
+        if value < 2:
+            raise ValueError(f"max_seq_length must be at least 2 ([CLS], [SEP]): {value}.")
+        self._max_seq_length = int(value)
 
     @property
     def vocabulary(self) -> list[str]:

@@ -1,11 +1,9 @@
 """`TextTokenizer`: the checkpoint's own BERT WordPiece tokenizer (Hugging Face `tokenizers`)."""
 
-import json
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
-from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, processors
+from tokenizers import Tokenizer, normalizers, pre_tokenizers
 from tokenizers.models import WordPiece
 
 from keras_siamese.validation import check_texts
@@ -17,7 +15,6 @@ SPECIAL_TOKENS = {
     "unk_token": "[UNK]",
     "mask_token": "[MASK]",
 }
-MAX_POSITIONS = 512  # cap on tokenizer_config.json's model_max_length (often a huge sentinel)
 
 
 def _special_token(role: str, as_id: bool = False) -> property:
@@ -35,11 +32,14 @@ class TextTokenizer:
     a batch is right-padded with the pad id to its own longest text (an empty batch gives shape
     `[0, 0]`). Literal special-token text in the input, such as "[MASK]", keeps its own id.
 
+    `keras_siamese.checkpoints.sentence_transformers_format.load_tokenizer` builds one from a
+    checkpoint folder; here, from an in-memory vocabulary:
+
     Example:
-        >>> import tempfile, pathlib
-        >>> folder = pathlib.Path(tempfile.mkdtemp())
-        >>> _ = (folder / "vocab.txt").write_text("[PAD]\\n[UNK]\\n[CLS]\\n[SEP]\\nhello\\n!\\n")
-        >>> tokenizer = TextTokenizer.from_folder(folder, max_seq_length=8)
+        >>> from tokenizers.implementations import BertWordPieceTokenizer
+        >>> vocab = {t: i for i, t in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "hello", "!"])}
+        >>> wordpiece = Tokenizer.from_str(BertWordPieceTokenizer(vocab).to_str())
+        >>> tokenizer = TextTokenizer(wordpiece, max_seq_length=8)
         >>> tokenizer(["Hello!", ""])["input_ids"].tolist()
         [[2, 4, 5, 3], [2, 3, 0, 0]]
     """
@@ -88,35 +88,12 @@ class TextTokenizer:
     pad_token_id = _special_token("pad_token", as_id=True)
     unk_token_id = _special_token("unk_token", as_id=True)
 
-    @classmethod
-    def from_folder(cls, path: str | Path, max_seq_length: int | None = None) -> "TextTokenizer":
-        """Loads `tokenizer.json`, else builds BERT WordPiece from `vocab.txt` and
-        `tokenizer_config.json` (do_lower_case, strip_accents, tokenize_chinese_chars).
-
-        `max_seq_length` defaults to `sentence_bert_config.json`'s, else to
-        `tokenizer_config.json`'s `model_max_length` capped at 512. Any truncation or padding
-        stored in `tokenizer.json` (all-MiniLM-L6-v2 carries both at 128) is replaced.
-        """
-        folder = Path(path)
-        config = _read_json(folder / "tokenizer_config.json")
-        special_map = _read_json(folder / "special_tokens_map.json")
-        roles = {**SPECIAL_TOKENS, **_roles(config), **_roles(special_map)}
-        if (folder / "tokenizer.json").is_file():
-            tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        elif (folder / "vocab.txt").is_file():
-            tokenizer = _bert_wordpiece(folder / "vocab.txt", config, roles)
-        else:
-            raise FileNotFoundError(f"{folder} has neither tokenizer.json nor vocab.txt.")
-        if max_seq_length is None:
-            sbert = _read_json(folder / "sentence_bert_config.json")
-            max_seq_length = sbert.get("max_seq_length") or min(
-                config.get("model_max_length", MAX_POSITIONS), MAX_POSITIONS
-            )
-        return cls(tokenizer, int(max_seq_length), roles["pad_token"], roles["mask_token"])
-
     @property
     def max_seq_length(self) -> int:
-        """Most tokens per text, [CLS] and [SEP] included; longer texts are truncated."""
+        """Most tokens per text, [CLS] and [SEP] included; longer texts are truncated.
+
+        The one place it is kept: `SentenceEncoder.max_seq_length`, `InGraphTokenizer`s made
+        from this tokenizer, the on-device tokenizer and export metadata all read it here."""
         return self._max_seq_length
 
     @max_seq_length.setter
@@ -172,6 +149,11 @@ class TextTokenizer:
         """Words longer than this (in characters) become the unknown token."""
         return self._tokenizer.model.max_input_chars_per_word
 
+    def to_str(self) -> str:
+        """The `tokenizers` JSON of this tokenizer (its truncation at `max_seq_length`, no
+        padding): the content of a `tokenizer.json`."""
+        return self._tokenizer.to_str()
+
     def token_id(self, token: str) -> int:
         """The id of `token`; ValueError when it is not in the vocabulary."""
         token_id = self._tokenizer.token_to_id(token)
@@ -198,68 +180,3 @@ class TextTokenizer:
             input_ids[row, : len(sequence)] = sequence
             attention_mask[row, : len(sequence)] = 1
         return {"input_ids": input_ids, "attention_mask": attention_mask}
-
-    def save(self, path: str | Path) -> None:
-        """Writes `tokenizer.json` (this truncation, no padding), `vocab.txt`,
-        `tokenizer_config.json` and `special_tokens_map.json`: the files that transformers'
-        `AutoTokenizer` and sentence-transformers read."""
-        folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
-        _write_json(folder / "tokenizer.json", json.loads(self._tokenizer.to_str()))
-        (folder / "vocab.txt").write_text("\n".join(self.vocabulary) + "\n", encoding="utf-8")
-        settings = self.normalizer_settings
-        config = {
-            "tokenizer_class": "BertTokenizer",
-            "do_lower_case": settings["lowercase"],
-            "strip_accents": settings["strip_accents"],
-            "tokenize_chinese_chars": settings["handle_chinese_chars"],
-            "model_max_length": self.max_seq_length,
-            **self.special_tokens,
-        }
-        _write_json(folder / "tokenizer_config.json", config)
-        _write_json(folder / "special_tokens_map.json", self.special_tokens)
-
-
-def _read_json(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-
-
-def _write_json(path: Path, content: dict) -> None:
-    path.write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-def _roles(config: dict) -> dict[str, str]:
-    """Special-token roles named in a tokenizer config; values may be {"content": ...} dicts."""
-    return {
-        role: value["content"] if isinstance(value, dict) else value
-        for role, value in config.items()
-        if role in SPECIAL_TOKENS and value is not None
-    }
-
-
-def _bert_wordpiece(vocab: Path, config: dict, roles: dict[str, str]) -> Tokenizer:
-    """BERT WordPiece from `vocab.txt`, as transformers builds `BertTokenizer` from it."""
-    tokenizer = Tokenizer(WordPiece.from_file(str(vocab), unk_token=roles["unk_token"]))
-    required = [roles[role] for role in ("cls_token", "sep_token", "pad_token", "unk_token")]
-    missing = [token for token in required if tokenizer.token_to_id(token) is None]
-    if missing:
-        raise ValueError(f"{vocab} lacks the special tokens {missing}.")
-    tokenizer.normalizer = normalizers.BertNormalizer(
-        clean_text=True,
-        handle_chinese_chars=config.get("tokenize_chinese_chars", True),
-        strip_accents=config.get("strip_accents"),
-        lowercase=config.get("do_lower_case", True),
-    )
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    cls_token, sep_token = roles["cls_token"], roles["sep_token"]
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single=f"{cls_token} $A {sep_token}",
-        pair=f"{cls_token} $A {sep_token} $B:1 {sep_token}:1",
-        special_tokens=[(token, tokenizer.token_to_id(token)) for token in (cls_token, sep_token)],
-    )
-    tokenizer.decoder = decoders.WordPiece()
-    order = ("pad_token", "unk_token", "cls_token", "sep_token", "mask_token")
-    tokenizer.add_special_tokens(
-        [roles[role] for role in order if tokenizer.token_to_id(roles[role]) is not None]
-    )
-    return tokenizer

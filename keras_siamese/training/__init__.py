@@ -1,5 +1,8 @@
 """Training defaults and the ``fit`` entry point for siamese training with ``model.fit``."""
 
+from keras_siamese import backend  # noqa: F401  (selects the TensorFlow backend first)
+
+# isort: split
 from keras_siamese.training.config import TrainingConfig
 from keras_siamese.training.history import save_history
 from keras_siamese.training.schedule import WarmupLinearDecay

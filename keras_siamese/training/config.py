@@ -1,9 +1,11 @@
 """``TrainingConfig``: the settings of one training run, with common-practice defaults."""
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from keras_siamese.losses import LOSSES
+import keras
+
+from keras_siamese.losses import get_loss
 
 
 @dataclass
@@ -14,10 +16,11 @@ class TrainingConfig:
 
     ``checkpoint_every``: steps between backups (``keras.callbacks.BackupAndRestore``) and
     evaluations; ``None`` means once per epoch. ``mixed_precision``: ``"mixed_bfloat16"`` or
-    ``"mixed_float16"`` (set before the encoder is built).
+    ``"mixed_float16"`` (set before the encoder is built). ``loss``: a registered name
+    (``keras_siamese.losses.LOSSES``, built with ``loss_options``) or a ``keras.losses.Loss``.
     """
 
-    loss: str = "cosent"
+    loss: str | keras.losses.Loss = "cosent"
     epochs: int = 1
     batch_size: int = 16
     learning_rate: float = 2e-5
@@ -30,8 +33,7 @@ class TrainingConfig:
     loss_options: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
-        if self.loss not in LOSSES:
-            raise ValueError(f"Unknown loss {self.loss!r}; choose from {sorted(LOSSES)}.")
+        get_loss(self.loss, self.loss_options)  # an unknown name or bad options fail here
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}.")
@@ -48,4 +50,8 @@ class TrainingConfig:
             )
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The settings as JSON-ready values (a loss instance as its Keras serialisation)."""
+        loss = self.loss
+        settings = asdict(replace(self, loss="cosent"))
+        settings["loss"] = loss if isinstance(loss, str) else keras.losses.serialize(loss)
+        return settings

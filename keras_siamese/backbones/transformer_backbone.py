@@ -4,9 +4,9 @@ from collections.abc import Iterator
 
 import keras
 
-from keras_siamese.encoders.architectures import get_architecture
-from keras_siamese.encoders.transformer_config import TransformerConfig
-from keras_siamese.encoders.transformer_layers import TransformerBlock, TransformerEmbeddings
+from keras_siamese.backbones.architectures import get_architecture
+from keras_siamese.backbones.transformer_config import TransformerConfig
+from keras_siamese.backbones.transformer_layers import TransformerBlock, TransformerEmbeddings
 
 # (checkpoint key, or keys fused along the output axis; the variable; stored as [out, in]?)
 WeightBinding = tuple[str | tuple[str, ...], keras.Variable, bool]

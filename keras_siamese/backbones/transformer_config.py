@@ -5,7 +5,7 @@ from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from keras_siamese.encoders.architectures import get_architecture
+from keras_siamese.backbones.architectures import get_architecture
 
 SUPPORTED_ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu")
 

@@ -161,13 +161,14 @@ class TransformerBlock(keras.layers.Layer):
         self.dropout = keras.layers.Dropout(dropout)
         self._activation = _ACTIVATIONS[activation]
 
-    def build(self, input_shape, mask_shape=None) -> None:
-        self.qkv.build(input_shape)
-        self.attention_output.build(input_shape)
-        self.attention_norm.build(input_shape)
-        self.intermediate.build(input_shape)
-        self.output_dense.build((*input_shape[:-1], self.intermediate_size))
-        self.output_norm.build(input_shape)
+    def build(self, x_shape, attention_mask_shape=None) -> None:
+        # The argument names follow ``call``'s: Keras builds on first call by matching them.
+        self.qkv.build(x_shape)
+        self.attention_output.build(x_shape)
+        self.attention_norm.build(x_shape)
+        self.intermediate.build(x_shape)
+        self.output_dense.build((*x_shape[:-1], self.intermediate_size))
+        self.output_norm.build(x_shape)
 
     def call(self, x, attention_mask, training=None):
         # Dense layers and norms run on [batch * length, hidden]: a 2-D matmul lets oneDNN

@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_siamese.siamese.distances import l2_normalize
+from keras_siamese.similarity import l2_normalize
 
 
 @keras.saving.register_keras_serializable(package="keras_siamese")

@@ -1,0 +1,488 @@
+"""The sentence-transformers / Hugging Face folder format, read and written here and only here.
+
+``modules.json`` lists the module stack (Transformer, Pooling, Dense..., Normalize), each in its
+folder. The Transformer folder holds the backbone (``config.json``, ``model.safetensors``), the
+tokenizer files and ``sentence_bert_config.json``; a plain Hugging Face folder is a Transformer
+with mean pooling. Module types are matched by name only: nothing from a checkpoint is imported
+or executed. ``max_seq_length`` is resolved once, at load (``resolve_max_seq_length``), and kept
+by the ``TextTokenizer``, which everything else reads.
+
+>>> import tempfile
+>>> from keras_siamese.backbones import TransformerBackbone
+>>> folder = Path(tempfile.mkdtemp())
+>>> _ = (folder / "vocab.txt").write_text("[PAD]\\n[UNK]\\n[CLS]\\n[SEP]\\n[MASK]\\nhi\\n")
+>>> backbone = TransformerBackbone(
+...     vocab_size=6, hidden_size=4, num_hidden_layers=1, num_attention_heads=1,
+...     intermediate_size=8, max_position_embeddings=16)
+>>> parts = SentenceTransformerParts(backbone, Pooling(4), load_tokenizer(folder, 8))
+>>> save_sentence_transformer(parts, folder / "model")
+>>> copy = load_sentence_transformer(folder / "model")
+>>> copy.tokenizer.max_seq_length, copy.pooling.modes, copy.normalize
+(8, ('mean',), False)
+"""
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+from safetensors.numpy import save_file
+from tokenizers import Tokenizer
+
+from keras_siamese import __version__
+from keras_siamese.atomic import atomic_directory
+from keras_siamese.backbones.transformer_backbone import TransformerBackbone
+from keras_siamese.backbones.transformer_config import TransformerConfig
+from keras_siamese.checkpoints.safetensors_io import checked_weight, read_safetensors
+from keras_siamese.pooling import POOLING_MODES, DenseProjection, Pooling
+from keras_siamese.tokenizers.text_tokenizer import SPECIAL_TOKENS, TextTokenizer
+
+MODULES_FILE = "modules.json"
+SENTENCE_BERT_CONFIG_FILE = "sentence_bert_config.json"
+SENTENCE_TRANSFORMERS_CONFIG_FILE = "config_sentence_transformers.json"
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+TOKENIZER_FILE = "tokenizer.json"
+VOCAB_FILE = "vocab.txt"
+TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
+SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
+POOLING_FOLDER = "1_Pooling"
+MODULE_KINDS = ("Transformer", "Pooling", "Dense", "Normalize")
+MODULE_TYPE_PREFIX = "sentence_transformers.models."
+MAX_POSITIONS = 512  # cap on tokenizer_config.json's model_max_length (often a huge sentinel)
+REQUIRED_TOKEN_ROLES = ("cls_token", "sep_token", "pad_token", "unk_token")
+# sentence-transformers' older Pooling config (before 6.x): one flag per mode, concatenated in
+# POOLING_MODES order; 6.x writes "pooling_mode": [modes...] instead.
+LEGACY_POOLING_KEYS = dict(
+    zip(
+        POOLING_MODES,
+        (
+            "pooling_mode_cls_token",
+            "pooling_mode_max_tokens",
+            "pooling_mode_mean_tokens",
+            "pooling_mode_mean_sqrt_len_tokens",
+            "pooling_mode_weightedmean_tokens",
+            "pooling_mode_lasttoken",
+        ),
+        strict=True,
+    )
+)
+# sentence-transformers stores a Dense activation as a torch class path.
+TORCH_ACTIVATIONS = {
+    "torch.nn.modules.activation.Tanh": "tanh",
+    "torch.nn.modules.linear.Identity": "linear",
+    "torch.nn.modules.activation.ReLU": "relu",
+    "torch.nn.modules.activation.Sigmoid": "sigmoid",
+    "torch.nn.modules.activation.GELU": "gelu",
+}
+# config_sentence_transformers.json's settings, kept as read (keras-siamese does not apply them).
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "prompts": {},
+    "default_prompt_name": None,
+    "similarity_fn_name": "cosine",
+}
+
+
+@dataclass
+class ModuleLayout:
+    """Where each module of a sentence-transformers model lives inside its folder."""
+
+    transformer: Path
+    pooling: Path | None = None
+    dense: list[Path] = field(default_factory=list)
+    normalize: bool = False
+
+
+@dataclass
+class SentenceTransformerParts:
+    """A sentence-transformers model as Keras pieces: what ``load_sentence_transformer`` returns
+    and ``save_sentence_transformer`` writes. ``settings``: config_sentence_transformers.json's
+    ``prompts``, ``default_prompt_name`` and ``similarity_fn_name``."""
+
+    backbone: TransformerBackbone
+    pooling: Pooling
+    tokenizer: TextTokenizer
+    projections: list[keras.layers.Dense] = field(default_factory=list)
+    normalize: bool = False
+    settings: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_SETTINGS))
+
+
+# -- the whole folder ---------------------------------------------------------------------------
+
+
+def load_sentence_transformer(
+    folder: str | Path, max_seq_length: int | None = None
+) -> SentenceTransformerParts:
+    """Reads a sentence-transformers folder (or a plain Hugging Face one) into Keras pieces.
+
+    ``max_seq_length`` is resolved here once (see ``resolve_max_seq_length``).
+    """
+    folder = Path(folder)
+    layout = read_module_layout(folder)
+    backbone = load_backbone(layout.transformer)
+    hidden = backbone.config.hidden_size
+    if layout.pooling is None:
+        pooling = Pooling(embedding_dim=hidden, modes=("mean",))
+    else:
+        pooling = load_pooling(layout.pooling)
+    if pooling.embedding_dim != hidden:
+        raise ValueError(
+            f"{layout.pooling}: word_embedding_dimension {pooling.embedding_dim} does not "
+            f"match the transformer's hidden_size {hidden}."
+        )
+    projections, dim = [], pooling.output_dim
+    for path in layout.dense:
+        projection = load_dense(path)
+        if projection.kernel.shape[0] != dim:
+            raise ValueError(
+                f"{path}: Dense in_features {projection.kernel.shape[0]} does not match the "
+                f"previous module's embedding size {dim}."
+            )
+        projections.append(projection)
+        dim = projection.units
+    tokenizer = load_tokenizer(
+        layout.transformer, max_seq_length, backbone.config.max_position_embeddings
+    )
+    saved = _read_json(folder / SENTENCE_TRANSFORMERS_CONFIG_FILE)
+    settings = {key: saved.get(key, default) for key, default in DEFAULT_SETTINGS.items()}
+    return SentenceTransformerParts(
+        backbone, pooling, tokenizer, projections, layout.normalize, settings
+    )
+
+
+def save_sentence_transformer(parts: SentenceTransformerParts, folder: str | Path) -> None:
+    """Writes a folder that sentence-transformers and ``load_sentence_transformer`` both load,
+    atomically: it appears complete or not at all."""
+    with atomic_directory(Path(folder)) as out:
+        save_backbone(parts.backbone, out)
+        save_tokenizer(parts.tokenizer, out)
+        _write_json(
+            out / SENTENCE_BERT_CONFIG_FILE,
+            {"max_seq_length": parts.tokenizer.max_seq_length, "do_lower_case": False},
+        )
+        modules = [("", "Transformer")]
+        save_pooling(parts.pooling, out / POOLING_FOLDER)
+        modules.append((POOLING_FOLDER, "Pooling"))
+        for projection in parts.projections:
+            name = f"{len(modules)}_Dense"
+            save_dense(projection, out / name)
+            modules.append((name, "Dense"))
+        if parts.normalize:
+            name = f"{len(modules)}_Normalize"
+            (out / name).mkdir()
+            modules.append((name, "Normalize"))
+        _write_json(
+            out / MODULES_FILE,
+            [
+                {"idx": i, "name": str(i), "path": path, "type": MODULE_TYPE_PREFIX + kind}
+                for i, (path, kind) in enumerate(modules)
+            ],
+        )
+        _write_json(
+            out / SENTENCE_TRANSFORMERS_CONFIG_FILE,
+            {"__version__": {"keras_siamese": __version__}, **DEFAULT_SETTINGS, **parts.settings},
+        )
+
+
+def read_module_layout(folder: Path) -> ModuleLayout:
+    """Reads ``modules.json``; a plain Hugging Face folder is a Transformer with mean pooling."""
+    folder = Path(folder)
+    modules_file = folder / MODULES_FILE
+    if not modules_file.is_file():
+        return ModuleLayout(transformer=folder)
+    layout: ModuleLayout | None = None
+    for module in sorted(_read_json(modules_file), key=lambda m: m["idx"]):
+        kind = module["type"].rsplit(".", 1)[-1]
+        path = folder / module.get("path", "")
+        if kind not in MODULE_KINDS:
+            raise ValueError(
+                f"{modules_file}: module type {module['type']!r} is not supported; "
+                f"supported module types: {list(MODULE_KINDS)}."
+            )
+        if kind == "Transformer":
+            layout = ModuleLayout(transformer=path)
+        elif layout is None:
+            raise ValueError(f"{modules_file}: the first module must be a Transformer.")
+        elif kind == "Pooling":
+            layout.pooling = path
+        elif kind == "Dense":
+            layout.dense.append(path)
+        else:
+            layout.normalize = True
+    if layout is None:
+        raise ValueError(f"{modules_file} lists no Transformer module.")
+    return layout
+
+
+# -- max_seq_length ------------------------------------------------------------------------------
+
+
+def resolve_max_seq_length(
+    explicit: int | None,
+    sentence_bert_config: dict,
+    tokenizer_config: dict,
+    max_positions: int | None = None,
+) -> int:
+    """The one ``max_seq_length`` of a loaded model: ``explicit`` (an error outside
+    ``[2, max_positions]``), else ``sentence_bert_config.json``'s, else ``tokenizer_config.json``'s
+    ``model_max_length`` capped at 512; defaults are capped at ``max_positions``.
+
+    >>> resolve_max_seq_length(None, {}, {"model_max_length": 10**30}, max_positions=128)
+    128
+    >>> resolve_max_seq_length(None, {"max_seq_length": 256}, {}, max_positions=512)
+    256
+    >>> resolve_max_seq_length(64, {"max_seq_length": 256}, {})
+    64
+    """
+    limit = max_positions if max_positions is not None else float("inf")
+    if explicit is not None:
+        if not 2 <= explicit <= limit:
+            raise ValueError(f"max_seq_length must be in [2, {limit}], got {explicit}.")
+        return int(explicit)
+    length = sentence_bert_config.get("max_seq_length") or min(
+        tokenizer_config.get("model_max_length", MAX_POSITIONS), MAX_POSITIONS
+    )
+    return int(min(length, limit))
+
+
+# -- tokenizer -----------------------------------------------------------------------------------
+
+
+def load_tokenizer(
+    folder: str | Path, max_seq_length: int | None = None, max_positions: int | None = None
+) -> TextTokenizer:
+    """A ``TextTokenizer`` from ``tokenizer.json``, else from ``vocab.txt`` and
+    ``tokenizer_config.json`` converted by transformers (imported only then) as ``AutoTokenizer``
+    does; special tokens from ``tokenizer_config.json`` and ``special_tokens_map.json``.
+
+    ``max_seq_length``: see ``resolve_max_seq_length``. Any truncation or padding stored in
+    ``tokenizer.json`` (all-MiniLM-L6-v2 carries both at 128) is replaced.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "vocab.txt").write_text("[PAD]\\n[UNK]\\n[CLS]\\n[SEP]\\nhello\\n!\\n")
+    >>> tokenizer = load_tokenizer(folder, max_seq_length=8)
+    >>> tokenizer(["Hello!", ""])["input_ids"].tolist()
+    [[2, 4, 5, 3], [2, 3, 0, 0]]
+    >>> save_tokenizer(tokenizer, folder / "copy")
+    >>> load_tokenizer(folder / "copy").max_seq_length
+    8
+    """
+    folder = Path(folder)
+    config = _read_json(folder / TOKENIZER_CONFIG_FILE)
+    special_map = _read_json(folder / SPECIAL_TOKENS_MAP_FILE)
+    roles: dict[str, str | None] = {**SPECIAL_TOKENS, **_roles(config), **_roles(special_map)}
+    if (folder / TOKENIZER_FILE).is_file():
+        tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+    elif (folder / VOCAB_FILE).is_file():
+        vocabulary = set((folder / VOCAB_FILE).read_text(encoding="utf-8").splitlines())
+        missing = [roles[role] for role in REQUIRED_TOKEN_ROLES if roles[role] not in vocabulary]
+        if missing:
+            raise ValueError(f"{folder / VOCAB_FILE} lacks the special tokens {missing}.")
+        if roles["mask_token"] not in vocabulary:  # transformers would append it as a new id
+            roles["mask_token"] = None
+        tokenizer = _convert_vocab(folder, roles)
+    else:
+        raise FileNotFoundError(f"{folder} has neither {TOKENIZER_FILE} nor {VOCAB_FILE}.")
+    sentence_bert_config = _read_json(folder / SENTENCE_BERT_CONFIG_FILE)
+    length = resolve_max_seq_length(max_seq_length, sentence_bert_config, config, max_positions)
+    return TextTokenizer(tokenizer, length, roles["pad_token"], roles["mask_token"])
+
+
+def save_tokenizer(tokenizer: TextTokenizer, folder: str | Path) -> None:
+    """Writes ``tokenizer.json`` (this truncation, no padding), ``vocab.txt``,
+    ``tokenizer_config.json`` and ``special_tokens_map.json``: the files that transformers'
+    ``AutoTokenizer``, sentence-transformers and ``load_tokenizer`` read."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_json(folder / TOKENIZER_FILE, json.loads(tokenizer.to_str()))
+    (folder / VOCAB_FILE).write_text("\n".join(tokenizer.vocabulary) + "\n", encoding="utf-8")
+    settings = tokenizer.normalizer_settings
+    config = {
+        "tokenizer_class": "BertTokenizer",
+        "do_lower_case": settings["lowercase"],
+        "strip_accents": settings["strip_accents"],
+        "tokenize_chinese_chars": settings["handle_chinese_chars"],
+        "model_max_length": tokenizer.max_seq_length,
+        **tokenizer.special_tokens,
+    }
+    _write_json(folder / TOKENIZER_CONFIG_FILE, config)
+    _write_json(folder / SPECIAL_TOKENS_MAP_FILE, tokenizer.special_tokens)
+
+
+def _convert_vocab(folder: Path, roles: dict[str, str | None]) -> Tokenizer:
+    """transformers' own BERT WordPiece conversion of a vocab.txt folder (do_lower_case,
+    strip_accents, tokenize_chinese_chars from tokenizer_config.json)."""
+    from transformers import BertTokenizerFast
+
+    converted = BertTokenizerFast.from_pretrained(str(folder), local_files_only=True, **roles)
+    return converted.backend_tokenizer
+
+
+def _roles(config: dict) -> dict[str, str]:
+    """Special-token roles named in a tokenizer config; values may be {"content": ...} dicts."""
+    return {
+        role: value["content"] if isinstance(value, dict) else value
+        for role, value in config.items()
+        if role in SPECIAL_TOKENS and value is not None
+    }
+
+
+# -- backbone ------------------------------------------------------------------------------------
+
+
+def load_backbone(folder: Path) -> TransformerBackbone:
+    """A backbone built from ``config.json`` with the weights of ``model.safetensors``."""
+    folder = Path(folder)
+    config_file = folder / CONFIG_FILE
+    if not config_file.is_file():
+        raise FileNotFoundError(f"No {CONFIG_FILE} in {folder}: not a transformer checkpoint.")
+    config = TransformerConfig.from_dict(_read_json(config_file))
+    backbone = TransformerBackbone(**config.to_dict())
+    backbone.build()
+    tensors = read_safetensors(folder)
+    prefix = _weight_prefix(backbone, tensors, folder)
+    for keys, variable, linear in backbone.weight_bindings():
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        shape = tuple(variable.shape)
+        part_shape = shape[::-1] if linear else shape
+        parts = [
+            checked_weight(
+                tensors,
+                prefix + key,
+                (part_shape[0] // len(keys), *part_shape[1:]),
+                folder,
+            )
+            for key in keys
+        ]
+        value = np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+        variable.assign(value.T if linear else value)
+    return backbone
+
+
+def _weight_prefix(backbone: TransformerBackbone, tensors: dict, folder: Path) -> str:
+    spec = backbone.architecture
+    probe = spec.embeddings["word_embeddings"]
+    for prefix in spec.prefixes:
+        if prefix + probe in tensors:
+            return prefix
+    raise ValueError(
+        f"{folder}: the weights do not look like a {spec.model_type} checkpoint "
+        f"(no {probe!r}, with any of the prefixes {spec.prefixes})."
+    )
+
+
+def save_backbone(backbone: TransformerBackbone, folder: Path) -> None:
+    """Writes ``config.json`` and ``model.safetensors`` in Hugging Face naming."""
+    folder = Path(folder)
+    if not backbone.built:
+        backbone.build()
+    tensors: dict[str, np.ndarray] = {}
+    for keys, variable, linear in backbone.weight_bindings():
+        value = keras.ops.convert_to_numpy(variable).astype(np.float32)
+        value = value.T if linear else value
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        for key, part in zip(keys, np.split(value, len(keys), axis=0), strict=True):
+            tensors[key] = np.ascontiguousarray(part)
+    save_file(tensors, str(folder / WEIGHTS_FILE), metadata={"format": "pt"})
+    _write_json(folder / CONFIG_FILE, backbone.config.to_hf_dict())
+
+
+# -- pooling, dense ------------------------------------------------------------------------------
+
+
+def load_pooling(folder: Path) -> Pooling:
+    """A ``Pooling`` from ``1_Pooling/config.json``, in the 6.x format (``embedding_dimension``,
+    ``pooling_mode``) or the older one (``pooling_mode_*`` flags)."""
+    config_file = Path(folder) / CONFIG_FILE
+    config = _read_json(config_file)
+    dim = config.get("embedding_dimension", config.get("word_embedding_dimension"))
+    if dim is None:
+        raise ValueError(f"{config_file} gives no embedding dimension.")
+    modes = config.get("pooling_mode") or tuple(
+        mode for mode, key in LEGACY_POOLING_KEYS.items() if config.get(key)
+    )
+    return Pooling(embedding_dim=int(dim), modes=modes)
+
+
+def save_pooling(pooling: Pooling, folder: Path) -> None:
+    """Writes ``config.json``: in the older format, which every sentence-transformers version
+    reads, unless the modes' order needs the 6.x one."""
+    legacy_order = tuple(mode for mode in LEGACY_POOLING_KEYS if mode in pooling.modes)
+    if pooling.modes == legacy_order:
+        config: dict[str, Any] = {"word_embedding_dimension": pooling.embedding_dim}
+        config.update({key: mode in pooling.modes for mode, key in LEGACY_POOLING_KEYS.items()})
+    else:
+        config = {"embedding_dimension": pooling.embedding_dim, "pooling_mode": list(pooling.modes)}
+    config["include_prompt"] = True
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    _write_json(Path(folder) / CONFIG_FILE, config)
+
+
+def load_dense(folder: Path) -> DenseProjection:
+    """A ``DenseProjection`` from a Dense folder's ``config.json`` and ``model.safetensors``."""
+    folder = Path(folder)
+    config = _read_json(folder / CONFIG_FILE)
+    name = config.get("activation_function", "torch.nn.modules.activation.Tanh")
+    if name not in TORCH_ACTIVATIONS:
+        raise ValueError(
+            f"{folder}: unsupported Dense activation {name!r}; "
+            f"supported: {sorted(TORCH_ACTIVATIONS)}."
+        )
+    layer = DenseProjection(
+        config["out_features"],
+        activation=TORCH_ACTIVATIONS[name],
+        use_bias=config.get("bias", True),
+    )
+    layer.build((None, config["in_features"]))
+    tensors = read_safetensors(folder)
+    kernel_shape = tuple(layer.kernel.shape[::-1])
+    layer.kernel.assign(checked_weight(tensors, "linear.weight", kernel_shape, folder).T)
+    if layer.use_bias:
+        layer.bias.assign(checked_weight(tensors, "linear.bias", tuple(layer.bias.shape), folder))
+    return layer
+
+
+def save_dense(layer: keras.layers.Dense, folder: Path) -> None:
+    """Writes a Dense folder: ``config.json`` and ``model.safetensors`` (torch layout)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    activation = keras.activations.serialize(layer.activation)
+    activation = activation if isinstance(activation, str) else activation["config"]
+    torch_names = {keras_name: torch for torch, keras_name in TORCH_ACTIVATIONS.items()}
+    if activation not in torch_names:
+        raise ValueError(
+            f"Dense activation {activation!r} has no sentence-transformers equivalent; "
+            f"supported: {sorted(torch_names)}."
+        )
+    config = {
+        "in_features": int(layer.kernel.shape[0]),
+        "out_features": layer.units,
+        "bias": layer.use_bias,
+        "activation_function": torch_names[activation],
+    }
+    _write_json(folder / CONFIG_FILE, config)
+    kernel = keras.ops.convert_to_numpy(layer.kernel).T
+    tensors = {"linear.weight": np.ascontiguousarray(kernel)}
+    if layer.use_bias:
+        tensors["linear.bias"] = keras.ops.convert_to_numpy(layer.bias)
+    save_file(tensors, str(folder / WEIGHTS_FILE))
+
+
+# -- JSON ----------------------------------------------------------------------------------------
+
+
+def _read_json(path: Path) -> Any:
+    """The content of a JSON file; ``{}`` when it does not exist."""
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from None
+
+
+def _write_json(path: Path, content: Any) -> None:
+    path.write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -1,0 +1,223 @@
+"""Every serialisable object registered under ``keras_siamese`` passes the conformance harness
+(``tests/conformance.py``); a newly registered class without a case here fails
+``test_every_registered_object_has_a_case``."""
+
+import numpy as np
+import pytest
+
+from keras_siamese import backend  # noqa: F401  (selects the TensorFlow backend first)
+
+# isort: split
+import conformance
+import keras
+import tensorflow as tf
+from conformance import LayerCase, LossCase, ScheduleCase
+
+from keras_siamese import losses
+from keras_siamese.backbones import (
+    LayerNorm,
+    TransformerBackbone,
+    TransformerBlock,
+    TransformerEmbeddings,
+)
+from keras_siamese.encoders import SentenceEncoder
+from keras_siamese.pooling import DenseProjection, Normalize, Pooling
+from keras_siamese.siamese import SCORE_LAYERS, Stack
+from keras_siamese.tokenizers import InGraphTokenizer
+from keras_siamese.training import WarmupLinearDecay
+
+VOCAB = 30
+HIDDEN = 8
+TINY_BACKBONE = {
+    "vocab_size": VOCAB,
+    "hidden_size": HIDDEN,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "intermediate_size": 16,
+    "max_position_embeddings": 16,
+}
+TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "man", "plays", "guitar", "##s"]
+
+
+def _rng():
+    return np.random.default_rng(0)
+
+
+def _floats(*shape):
+    return _rng().normal(size=shape).astype("float32")
+
+
+def _mask():
+    return np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], dtype="int32")
+
+
+def _token_inputs():
+    ids = _rng().integers(5, VOCAB, size=(2, 5)).astype("int32") * _mask()
+    return {"input_ids": ids, "attention_mask": _mask()}
+
+
+def _pair():
+    return ([_floats(3, HIDDEN), _floats(3, HIDDEN) + 0.5],)
+
+
+def _encoder(**kwargs):
+    keras.utils.set_random_seed(0)
+    return SentenceEncoder(
+        TransformerBackbone(**TINY_BACKBONE),
+        Pooling(HIDDEN, ("mean", "max")),
+        [DenseProjection(4, activation="tanh")],
+        True,
+        **kwargs,
+    )
+
+
+LAYERS = {
+    "LayerNorm": LayerCase(lambda **kw: LayerNorm(**kw), lambda: (_floats(2, 5, HIDDEN),)),
+    "TransformerEmbeddings": LayerCase(
+        lambda **kw: TransformerEmbeddings(
+            vocab_size=VOCAB, hidden_size=HIDDEN, max_position_embeddings=16, **kw
+        ),
+        lambda: (_token_inputs()["input_ids"],),
+        dtype_kwarg=False,
+    ),
+    "TransformerBlock": LayerCase(
+        lambda **kw: TransformerBlock(hidden_size=HIDDEN, num_heads=2, intermediate_size=16, **kw),
+        lambda: (_floats(2, 5, HIDDEN), _mask()),
+        dtype_kwarg=False,
+    ),
+    "TransformerBackbone": LayerCase(
+        lambda **kw: TransformerBackbone(**TINY_BACKBONE, **kw),
+        lambda: (_token_inputs(),),
+        dtype_kwarg=False,
+    ),
+    "Pooling": LayerCase(
+        lambda **kw: Pooling(HIDDEN, ("cls", "mean", "max", "lasttoken"), **kw),
+        lambda: (_floats(2, 5, HIDDEN), _mask()),
+    ),
+    "DenseProjection": LayerCase(
+        lambda **kw: DenseProjection(4, activation="tanh", **kw), lambda: (_floats(3, HIDDEN),)
+    ),
+    "Normalize": LayerCase(lambda **kw: Normalize(**kw), lambda: (_floats(3, HIDDEN),)),
+    "InGraphTokenizer": LayerCase(
+        lambda **kw: InGraphTokenizer(TOKENS, max_seq_length=8, **kw),
+        lambda: (tf.constant(["A man plays guitars.", "", "mans"]),),
+        mixed_dtype=None,
+    ),
+    "SentenceEncoder": LayerCase(_encoder, lambda: (_token_inputs(),), dtype_kwarg=False),
+    "Stack": LayerCase(lambda **kw: Stack(**kw), _pair),
+    **{cls.__name__: LayerCase(lambda cls=cls, **kw: cls(**kw), _pair) for cls in SCORE_LAYERS},
+}
+
+_SCORES = np.array([0.9, 0.1, 0.6, 0.3], dtype="float32")
+_BINARY = np.array([1, 0, 1, 0], dtype="float32")
+_CLASSES = np.array([0, 0, 1, 1, 2, 2], dtype="int32")
+_NONE = np.zeros(4, dtype="float32")
+
+
+def _stacked(roles: int, batch: int = 4, dim: int = HIDDEN):
+    return _floats(batch, roles, dim)
+
+
+LOSSES = {
+    "CoSENTLoss": LossCase(lambda: losses.CoSENTLoss(scale=10.0), _SCORES, _stacked(2)),
+    "CosineSimilarityLoss": LossCase(lambda: losses.CosineSimilarityLoss(), _SCORES, _stacked(2)),
+    "OnlineContrastiveLoss": LossCase(
+        lambda: losses.OnlineContrastiveLoss(margin=0.5), _BINARY, _stacked(2)
+    ),
+    "ContrastiveLoss": LossCase(
+        lambda: losses.ContrastiveLoss(margin=0.5, size_average=False), _BINARY, _stacked(2)
+    ),
+    "TripletLoss": LossCase(lambda: losses.TripletLoss(margin=1.0), _NONE, _stacked(3)),
+    "MultipleNegativesRankingLoss": LossCase(
+        lambda: losses.MultipleNegativesRankingLoss(symmetric=True), _NONE, _stacked(3)
+    ),
+    "BatchHardTripletLoss": LossCase(
+        lambda: losses.BatchHardTripletLoss(margin=1.0), _CLASSES, _floats(6, HIDDEN)
+    ),
+    "BatchSemiHardTripletLoss": LossCase(
+        lambda: losses.BatchSemiHardTripletLoss(margin=1.0), _CLASSES, _floats(6, HIDDEN)
+    ),
+    "BatchAllTripletLoss": LossCase(
+        lambda: losses.BatchAllTripletLoss(margin=1.0, distance="cosine"),
+        _CLASSES,
+        _floats(6, HIDDEN),
+    ),
+    "MatryoshkaLoss": LossCase(
+        lambda: losses.MatryoshkaLoss(
+            losses.MultipleNegativesRankingLoss(scale=10.0), dims=[8, 4], weights=[1.0, 0.5]
+        ),
+        _NONE,
+        _stacked(2),
+    ),
+}
+
+SCHEDULES = {
+    "WarmupLinearDecay": ScheduleCase(
+        lambda: WarmupLinearDecay(peak=2e-5, warmup_steps=10, total_steps=100), (0, 5, 10, 99, 200)
+    ),
+}
+
+FIXTURES = {**LAYERS, **LOSSES, **SCHEDULES}
+
+
+def test_every_registered_object_has_a_case():
+    registered = conformance.registered_objects()
+    assert set(registered) == set(FIXTURES), (
+        f"without a conformance case: {sorted(set(registered) - set(FIXTURES))}; "
+        f"cases for nothing registered: {sorted(set(FIXTURES) - set(registered))}"
+    )
+    for name, case in FIXTURES.items():
+        kind = conformance.case_kind(case)
+        base = {
+            "layer": keras.layers.Layer,
+            "loss": keras.losses.Loss,
+            "schedule": keras.optimizers.schedules.LearningRateSchedule,
+        }[kind]
+        assert issubclass(registered[name], base), (name, kind)
+
+
+@pytest.fixture(autouse=True)
+def _float32_policy():
+    keras.config.set_dtype_policy("float32")
+    yield
+    keras.config.set_dtype_policy("float32")
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_layer_serialization(name):
+    conformance.run_layer_serialization_test(LAYERS[name])
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_layer_functional_api(name):
+    conformance.run_functional_test(LAYERS[name])
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_layer_keras_file_round_trip(name, tmp_path):
+    conformance.run_model_saving_test(LAYERS[name], tmp_path)
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_layer_mixed_precision_global_policy(name):
+    conformance.run_precision_test(LAYERS[name], via="global")
+
+
+@pytest.mark.parametrize("name", sorted(n for n, case in LAYERS.items() if case.dtype_kwarg))
+def test_layer_mixed_precision_dtype_argument(name):
+    conformance.run_precision_test(LAYERS[name], via="kwarg")
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_loss_round_trips_and_value(name):
+    conformance.run_loss_test(LOSSES[name])
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_loss_trains_a_tiny_model(name):
+    conformance.run_loss_training_test(LOSSES[name])
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULES))
+def test_schedule_round_trips(name):
+    conformance.run_schedule_test(SCHEDULES[name])
