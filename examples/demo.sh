@@ -31,16 +31,18 @@ step "Load both exports back and embed two sentences, as TF Serving and an app w
 "$bin/python" - "$out/serving" "$out/finetuned-int8.tflite" <<'PY'
 import sys
 
-import tensorflow as tf
-
 import keras_siamese as ks
+
+export = ks.export  # loads TensorFlow quietly, before the import below
+
+import tensorflow as tf
 
 sentences = ["A man plays guitar.", "Someone is playing music."]
 base = sys.argv[1]
-version = max(ks.export.model_versions(base))
-serve = ks.export.load_saved_model(f"{base}/{version}").signatures["serving_default"]
+version = max(export.model_versions(base))
+serve = export.load_saved_model(f"{base}/{version}").signatures["serving_default"]
 e = serve(sentences=tf.constant(sentences))["embeddings"].numpy()
 print(f"SavedModel {base}/{version}: embeddings {e.shape}, cosine {float(e[0] @ e[1]):.4f}")
-t = ks.export.TfliteEncoder(sys.argv[2]).encode(sentences)
+t = export.TfliteEncoder(sys.argv[2]).encode(sentences)
 print(f"TFLite {sys.argv[2]}: embeddings {t.shape}, cosine {float(t[0] @ t[1]):.4f}")
 PY

@@ -6,9 +6,9 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import make_tiny_encoder
 from test_training import PAIRS
 
+from conftest import make_tiny_encoder
 from keras_siamese.atomic import atomic_directory, atomic_file, write_atomically
 from keras_siamese.export import saved_model, tflite
 from keras_siamese.training import TrainingConfig, fit

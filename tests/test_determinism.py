@@ -10,9 +10,9 @@ from pathlib import Path
 
 import keras
 import numpy as np
-from conftest import make_tiny_encoder
 from test_training import PAIRS
 
+from conftest import make_tiny_encoder
 from keras_siamese.encoders import SentenceEncoder
 from keras_siamese.training import TrainingConfig, fit
 

@@ -3,7 +3,6 @@
 import re
 
 from conftest import REPO
-
 from keras_siamese.losses import LOSSES, loss_table
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from conftest import REPO, make_tiny_encoder
 from safetensors.numpy import load_file
 
+from conftest import REPO, make_tiny_encoder
 from keras_siamese.backbones import TransformerBackbone
 from keras_siamese.checkpoints import presets as presets_module
 from keras_siamese.checkpoints import sentence_transformers_format as st_format

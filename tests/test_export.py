@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import make_tiny_encoder
 
+from conftest import make_tiny_encoder
 from keras_siamese.cli import export as export_cli
 from keras_siamese.encoders import SentenceEncoder
 from keras_siamese.export import litert as litert_module

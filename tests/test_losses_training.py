@@ -5,10 +5,10 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import make_tiny_encoder
 from test_siamese_models import LENGTH, TinyEncoder, tiny_encoder
 
 import keras_siamese as ks
+from conftest import make_tiny_encoder
 from keras_siamese import losses as L
 from keras_siamese.siamese import loss_roles, pair_model, training_model
 

@@ -8,6 +8,7 @@ The vocabulary and tokenizer settings travel inside the file as TFLite model met
 ``protobuf<4``, which TensorFlow 2.21 cannot run with.)
 """
 
+import contextlib
 import json
 import os
 import secrets
@@ -15,6 +16,9 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from keras_siamese import backend  # first: selects the backend, quiets TensorFlow
+
+# isort: split
 import numpy as np
 import tensorflow as tf
 from tensorflow.lite.python import schema_py_generated as tflite_schema
@@ -112,11 +116,14 @@ def tflite_interpreter(model: str | Path | bytes, num_threads: int | None = None
     from tensorflow_text import tflite_registrar
 
     source = {"model_content": model} if isinstance(model, bytes) else {"model_path": str(model)}
-    return InterpreterWithCustomOps(
-        custom_op_registerers=tflite_registrar.SELECT_TFTEXT_OPS,
-        num_threads=num_threads,
-        **source,
-    )
+    # LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." on making one.
+    quiet = contextlib.nullcontext() if backend.verbose() else backend.silenced_stderr()
+    with quiet:
+        return InterpreterWithCustomOps(
+            custom_op_registerers=tflite_registrar.SELECT_TFTEXT_OPS,
+            num_threads=num_threads,
+            **source,
+        )
 
 
 def read_tflite_metadata(path: str | Path) -> dict[str, bytes]:
