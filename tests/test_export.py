@@ -338,3 +338,18 @@ def test_cli_exports_both_formats(tiny_model_folder, tmp_path, capsys):
     assert model_versions(tmp_path / "base") == [3]
     with pytest.raises(SystemExit):
         run_cli("tflite", str(tiny_model_folder), "x.tflite", "--quantize", "int4")
+
+
+def test_tflite_export_and_use_print_no_litert_notice(tiny_model_folder, tmp_path):
+    """LiteRT's "INFO: Created TensorFlow Lite XNNPACK delegate" read as a log line to users."""
+    script = """
+        import sys
+        import keras_siamese as ks
+        encoder = ks.SentenceEncoder.from_pretrained(sys.argv[1])
+        path = ks.export.tflite(encoder, sys.argv[2])
+        print(ks.export.TfliteEncoder(path).encode(["a man plays"]).shape)
+    """
+    result = run_isolated_python(script, str(tiny_model_folder), str(tmp_path / "t.tflite"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "(1, 16)"
+    assert "XNNPACK" not in result.stderr and "INFO:" not in result.stderr, result.stderr

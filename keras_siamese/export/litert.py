@@ -116,14 +116,16 @@ def tflite_interpreter(model: str | Path | bytes, num_threads: int | None = None
     from tensorflow_text import tflite_registrar
 
     source = {"model_content": model} if isinstance(model, bytes) else {"model_path": str(model)}
-    # LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." on making one.
-    quiet = contextlib.nullcontext() if backend.verbose() else backend.silenced_stderr()
-    with quiet:
-        return InterpreterWithCustomOps(
-            custom_op_registerers=tflite_registrar.SELECT_TFTEXT_OPS,
-            num_threads=num_threads,
-            **source,
-        )
+    interpreter = InterpreterWithCustomOps(
+        custom_op_registerers=tflite_registrar.SELECT_TFTEXT_OPS,
+        num_threads=num_threads,
+        **source,
+    )
+    # The first allocation applies the XNNPACK delegate, and LiteRT prints "INFO: Created
+    # TensorFlow Lite XNNPACK delegate for CPU." on standard error, once per process.
+    with contextlib.nullcontext() if backend.verbose() else backend.silenced_stderr():
+        interpreter.allocate_tensors()
+    return interpreter
 
 
 def read_tflite_metadata(path: str | Path) -> dict[str, bytes]:
