@@ -3,7 +3,6 @@
 from collections.abc import Mapping
 
 import numpy as np
-import tensorflow_datasets as tfds
 
 from keras_siamese.data.examples import Examples, error_source
 
@@ -24,6 +23,8 @@ def read_tfds(
             columns = {"text_a": "sentence1", "text_b": "sentence2"}
             dev = read_tfds("glue/stsb", "validation", columns, label="label")
     """
+    import tensorflow_datasets as tfds  # this reader's own dependency, loaded on first use
+
     dataset = tfds.load(name, split=split, data_dir=data_dir)
     features = [*columns.values(), *([label] if label is not None else [])]
     with error_source(f"{name}[{split}]"):

@@ -3,7 +3,6 @@
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.stats import pearsonr, spearmanr
 
 from keras_siamese.data.examples import Examples
 from keras_siamese.evaluation.evaluator import Encoder, Evaluator, columns_of
@@ -44,6 +43,8 @@ class STSEvaluator(Evaluator):
         return cls(*columns_of(examples, "text_a", "text_b"), examples.labels, **kwargs)
 
     def compute(self, encoder: Encoder) -> dict[str, float]:
+        from scipy.stats import pearsonr, spearmanr  # loaded on first evaluation
+
         first, second = self.embed(encoder, *self.examples.columns.values())
         gold = self.examples.labels
         metrics = {}
