@@ -14,6 +14,10 @@ def check_texts(texts: Sequence[str], what: str = "texts", allow_empty: bool = F
     Traceback (most recent call last):
     ...
     TypeError: texts[1] is NoneType, expected str.
+    >>> check_texts(["caf" + chr(0xDCE9)])
+    Traceback (most recent call last):
+    ...
+    ValueError: texts[0] is not valid Unicode: a lone surrogate ... at position 3 (...).
     """
     if isinstance(texts, str | bytes) or not isinstance(texts, Sequence | np.ndarray):
         raise TypeError(f"{what} must be a list of strings, got {type(texts).__name__}.")
@@ -23,4 +27,11 @@ def check_texts(texts: Sequence[str], what: str = "texts", allow_empty: bool = F
             raise TypeError(f"{what}[{i}] is {type(text).__name__}, expected str.")
         if not allow_empty and not text.strip():
             raise ValueError(f"{what}[{i}] is empty (or only whitespace).")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise ValueError(
+                f"{what}[{i}] is not valid Unicode: a lone surrogate {text[err.start]!r} at "
+                f"position {err.start} (bytes that were not UTF-8, as in a command-line argument)."
+            ) from None
     return texts

@@ -397,7 +397,10 @@ def test_unexpected_errors_are_one_line_unless_verbose(
     (tmp_path / "in.txt").write_text("one\n")
     args = ["encode", str(tiny_model_folder), str(tmp_path / "in.txt"), "-o", "x.npy"]
     assert main(args) == 1
-    assert capsys.readouterr().err == "keras-siamese encode: error: RuntimeError: boom\n"
+    assert capsys.readouterr().err == (
+        "keras-siamese encode: error: RuntimeError: boom "
+        "(an internal error: rerun with --verbose for the traceback)\n"
+    )
     assert main(["--verbose", *args]) == 1
     err = capsys.readouterr().err
     assert err.startswith("Traceback") and err.endswith("error: RuntimeError: boom\n")

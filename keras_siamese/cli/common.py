@@ -120,9 +120,10 @@ def looks_like_sick(path: str | Path) -> bool:
     return tuple(header[: len(SICK_HEADER)]) == SICK_HEADER
 
 
-def read_lines(path: str | Path) -> list[str]:
+def read_lines(path: str | Path, allow_empty: bool = False) -> list[str]:
     """One text per line, UTF-8: split on "\\n" only (a "\\r" before it is dropped), so a text
-    may hold other Unicode line separators; errors name the file and line."""
+    may hold other Unicode line separators; errors name the file and line. A file without any
+    line is an error unless ``allow_empty``."""
     data = Path(path).read_bytes()
     try:
         text = data.decode("utf-8-sig")  # a byte-order mark is not text
@@ -136,7 +137,7 @@ def read_lines(path: str | Path) -> list[str]:
     for number, line in enumerate(lines, 1):
         if not line.strip():
             raise ValueError(f"{path}:{number}: empty line; give one text per line")
-    if not lines:
+    if not lines and not allow_empty:
         raise ValueError(f"{path}: no text; give one text per line")
     return lines
 

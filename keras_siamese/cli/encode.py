@@ -28,10 +28,16 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    import sys
+
     import numpy as np
 
-    texts = read_lines(args.input)
+    from keras_siamese.atomic import atomic_file
+
+    texts = read_lines(args.input, allow_empty=True)
+    if not texts:
+        print(f"warning: {args.input} has no text; writing an empty matrix", file=sys.stderr)
     embeddings = load_encoder(args.model).encode(texts, batch_size=args.batch_size)
-    with open(args.output, "wb") as file:  # np.save(path) would append ".npy" to other names
-        np.save(file, embeddings)
+    with atomic_file(args.output) as tmp, open(tmp, "wb") as file:
+        np.save(file, embeddings)  # to a file object: np.save(path) appends ".npy" to other names
     print(f"wrote {embeddings.shape[0]} x {embeddings.shape[1]} embeddings to {args.output}")

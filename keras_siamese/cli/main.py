@@ -69,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = " ".join(str(err).split())  # one line
         if not user_error or not message:
             message = f"{type(err).__name__}: {message}".rstrip(": ")
+        if not user_error and not args.verbose:
+            message += " (an internal error: rerun with --verbose for the traceback)"
         print(f"keras-siamese {args.command}: error: {message}", file=sys.stderr)
         return 2 if user_error else 1
     return 0
