@@ -45,3 +45,11 @@ def test_encode_writes_exactly_the_path_given_atomically(tiny_model_folder, tmp_
     assert main(["encode", str(tiny_model_folder), str(tmp_path / "in.txt"), "-o", str(out)]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["in.txt", name])
     assert np.load(out).shape == (1, 16)
+
+
+def test_evaluate_on_constant_gold_scores_is_an_error_not_nan(tiny_model_folder, tmp_path, capsys):
+    """Correlations with equal gold scores are undefined: the output was `"spearman": NaN`."""
+    rows = ["main\tf\t2012\t1\t2.0\ta dog runs\ta dog is running"] * 3
+    (tmp_path / "sts.csv").write_text("\n".join(rows) + "\n")
+    assert main(["evaluate", "sts", str(tiny_model_folder), str(tmp_path / "sts.csv")]) == 2
+    assert "the gold scores need two different values" in _one_line_error(capsys)

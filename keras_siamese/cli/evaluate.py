@@ -49,20 +49,17 @@ def check_sts(args: argparse.Namespace) -> None:
 
 def run_sts(args: argparse.Namespace) -> None:
     check_sts(args)
+    import numpy as np
+
     from keras_siamese.data import read_sick, read_sts
     from keras_siamese.evaluation import STSEvaluator
 
     examples = read_sts(args.file) if args.format == "stsb" else read_sick(args.file, args.split)
     evaluator = STSEvaluator.from_examples(examples, name="sts", batch_size=args.batch_size)
     metrics = evaluator.evaluate(load_encoder(args.model))
-    print(
-        json.dumps(
-            {
-                "model": args.model,
-                "file": args.file,
-                "pairs": len(examples),
-                "spearman": round(metrics["sts_spearman_cosine"], 4),
-                "pearson": round(metrics["sts_pearson_cosine"], 4),
-            }
-        )
-    )
+    spearman, pearson = metrics["sts_spearman_cosine"], metrics["sts_pearson_cosine"]
+    if not np.isfinite([spearman, pearson]).all():  # a model whose similarities are all equal
+        raise ValueError(f"{args.model}: its cosine similarities on {args.file} are all equal")
+    result = {"model": args.model, "file": args.file, "pairs": len(examples)}
+    result |= {"spearman": round(spearman, 4), "pearson": round(pearson, 4)}
+    print(json.dumps(result, allow_nan=False))

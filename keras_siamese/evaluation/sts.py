@@ -36,6 +36,11 @@ class STSEvaluator(Evaluator):
         self.examples = Examples({"text_a": list(sentences1), "text_b": list(sentences2)}, scores)
         if self.examples.labels is None or self.examples.labels.dtype.kind not in "fi":
             raise ValueError("STS scores must be numbers")
+        if len(self.examples) < 2 or np.ptp(self.examples.labels) == 0:
+            raise ValueError(
+                f"{name}: the gold scores need two different values (correlations with "
+                f"{len(self.examples)} pair(s) of equal scores are undefined)"
+            )
 
     @classmethod
     def from_examples(cls, examples: Examples, **kwargs) -> "STSEvaluator":
