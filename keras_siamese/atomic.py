@@ -8,6 +8,7 @@ the rename would keep (and a TF Serving process running as another user could no
 
 import contextlib
 import os
+import re
 import secrets
 import shutil
 import stat
@@ -104,6 +105,29 @@ def atomic_directory(target: Path, overwrite: bool = True) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
+def scratch_directory(target: Path) -> Iterator[Path]:
+    """Yields a new empty hidden folder beside ``target`` (``.NAME.tmp-*``, where
+    ``remove_stale_temporaries`` finds it after a kill) for files used while writing ``target``;
+    removed on exit.
+
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "export"
+    >>> with scratch_directory(out) as scratch:
+    ...     scratch.name.startswith(".export.tmp-")
+    True
+    >>> list(out.parent.iterdir())
+    []
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    folder = _make_directory(target, "tmp")
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
 def atomic_file(target: Path) -> Iterator[Path]:
     """Yields the path of a new empty hidden file beside ``target`` (``.NAME.tmp-*``, with the
     umask's permissions); write it, and on success it replaces ``target`` in one rename (after
@@ -148,3 +172,34 @@ def write_atomically(target: Path, data: bytes | str) -> Path:
     with atomic_file(target) as tmp:
         tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
     return target
+
+
+def remove_stale_temporaries(folder: Path, names: str) -> list[Path]:
+    """Removes the temporaries that killed writers left in ``folder``: the hidden siblings
+    ``.NAME.tmp-XXXXXXXX`` and ``.NAME.old-XXXXXXXX`` (8 hex digits, as this module names them)
+    whose NAME matches the regular expression ``names`` in full. Nothing else is touched. Returns
+    what was removed. Call it only where no other writer of those names runs at the same time.
+
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> (folder / ".model.tmp-0123abcd").mkdir()
+    >>> _ = (folder / ".notes.tmp-0123abcd").write_text("someone else's")
+    >>> [p.name for p in remove_stale_temporaries(folder, "model|notes2")]
+    ['.model.tmp-0123abcd']
+    >>> sorted(p.name for p in folder.iterdir())
+    ['.notes.tmp-0123abcd']
+    """
+    pattern = re.compile(rf"\.(?:{names})\.(?:tmp|old)-[0-9a-f]{{8}}")
+    removed = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return removed
+    for path in sorted(folder.iterdir()):
+        if not pattern.fullmatch(path.name):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed

@@ -7,7 +7,11 @@ TensorFlow, for evaluation, search and export checks). The two tables name the m
 - ``SIMILARITIES`` (higher = closer): ``cosine``, ``dot``, and, as sentence-transformers'
   ``SimilarityFunction`` defines them, the *negated* ``euclidean`` and ``manhattan`` distances;
 - ``DISTANCES`` (lower = closer): ``cosine`` (1 - cosine similarity), ``euclidean``,
-  ``manhattan``.
+  ``manhattan``;
+- ``LOSS_SIMILARITIES``: ``angle``, the AnglE similarity (sentence-transformers'
+  ``pairwise_angle_sim``). Like sentence-transformers, which has it in ``util`` but not in its
+  ``SimilarityFunction``, it is for losses (``similarity("angle")``, ``AnglELoss``) and stays out
+  of ``SIMILARITIES``, the table the evaluators report one figure each for.
 
 Each metric has a row-wise form (``a[i]`` with ``b[i]``: ``[..., D] -> [...]``) and an all-pairs
 form (``[N, D]`` with ``[M, D]`` -> ``[N, M]``).
@@ -104,6 +108,39 @@ def manhattan_distance_matrix(a, b, xp=ops):
     return manhattan_distance(xp.expand_dims(a, 1), xp.expand_dims(b, 0), xp)
 
 
+def _angle_halves(x, xp):
+    """``x`` L2-normalised, zero-padded to an even width, and ``J x = [-last half, first half]``.
+
+    ``normalized_a · (normalized_b + J normalized_b)`` is AnglE's ``cos + sin`` (its complex-chunk
+    form), a bilinear form: hence a row-wise and an all-pairs version.
+    """
+    if x.shape[-1] % 2:  # as sentence-transformers: pad odd widths with one zero
+        x = xp.concatenate([x, xp.zeros_like(x[..., :1])], axis=-1)
+    x = l2_normalize(x, xp)
+    half = x.shape[-1] // 2
+    return x, xp.concatenate([-x[..., half:], x[..., :half]], axis=-1)
+
+
+def angle_similarity(a, b, xp=ops):
+    """Row-wise AnglE similarity ``|cos(a, b) + sin(a, b)|``, in [0, sqrt(2)]: dimensions ``i``
+    and ``i + D/2`` are the real and imaginary parts of complex numbers (Li & Li, "AnglE-optimized
+    Text Embeddings", 2023), as sentence-transformers' ``pairwise_angle_sim``.
+
+    >>> angle_similarity(np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]]), xp=np).tolist()
+    [1.0]
+    """
+    a, _ = _angle_halves(a, xp)
+    b, rotated_b = _angle_halves(b, xp)
+    return xp.abs(dot_product(a, b + rotated_b, xp))
+
+
+def angle_similarity_matrix(a, b, xp=ops):
+    """All pairs of rows: AnglE similarities ``[N, M]``."""
+    a, _ = _angle_halves(a, xp)
+    b, rotated_b = _angle_halves(b, xp)
+    return xp.abs(dot_product_matrix(a, b + rotated_b, xp))
+
+
 def _negated(function: Callable) -> Callable:
     def negated(a, b, xp=ops):
         return -function(a, b, xp)
@@ -138,6 +175,10 @@ DISTANCES: dict[str, Metric] = {
     "manhattan": Metric("manhattan", False, manhattan_distance, manhattan_distance_matrix),
 }
 
+LOSS_SIMILARITIES: dict[str, Metric] = {
+    "angle": Metric("angle", True, angle_similarity, angle_similarity_matrix),
+}
+
 
 def _lookup(table: dict[str, Metric], name: str, kind: str) -> Metric:
     if not isinstance(name, str) or name.lower() not in table:
@@ -146,11 +187,11 @@ def _lookup(table: dict[str, Metric], name: str, kind: str) -> Metric:
 
 
 def similarity(name: str) -> Metric:
-    """The similarity called ``name`` (higher = closer), from ``SIMILARITIES``."""
-    return _lookup(SIMILARITIES, name, "similarity")
+    """The similarity called ``name`` (higher = closer), from ``SIMILARITIES`` or
+    ``LOSS_SIMILARITIES``."""
+    return _lookup({**SIMILARITIES, **LOSS_SIMILARITIES}, name, "similarity")
 
 
 def distance(name: str) -> Metric:
     """The distance called ``name`` (lower = closer), from ``DISTANCES``."""
     return _lookup(DISTANCES, name, "distance")
-

@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "keras_siamese"
 
 # Rooms from the lowest up; a room may import rooms of earlier tiers only (and itself).
 TIERS: tuple[tuple[str, ...], ...] = (
-    ("backend", "validation", "atomic", "progress"),
+    ("backend", "validation", "atomic", "progress", "killpoints"),
     ("similarity",),
     ("tokenizers",),
     ("backbones",),

@@ -15,6 +15,7 @@ from keras_siamese import __version__, backend
 from keras_siamese.checkpoints import resolve_model_path
 from keras_siamese.cli import common, export, train
 from keras_siamese.cli.main import build_parser, main
+from keras_siamese.data import BATCH_SAMPLERS
 from keras_siamese.encoders import SentenceEncoder
 from keras_siamese.export.litert import QUANTIZATIONS
 from keras_siamese.losses import LOSSES, get_loss, loss_table
@@ -261,6 +262,7 @@ def test_train_settings_cover_training_config():
     fields = {field for field in TrainingConfig.__dataclass_fields__}
     assert {s.name for s in train.SETTINGS if s.training} == fields
     assert train.FORMATS == FORMATS
+    assert tuple(BATCH_SAMPLERS) == train.BATCH_SAMPLERS
     assert export.QUANTIZATIONS == QUANTIZATIONS
 
 

@@ -16,6 +16,7 @@ from conformance import LayerCase, LossCase, ScheduleCase
 from keras_siamese import losses
 from keras_siamese.backbones import (
     LayerNorm,
+    RelativePositionBias,
     TransformerBackbone,
     TransformerBlock,
     TransformerEmbeddings,
@@ -85,6 +86,11 @@ LAYERS = {
         lambda: (_floats(2, 5, HIDDEN), _mask()),
         dtype_kwarg=False,
     ),
+    "RelativePositionBias": LayerCase(
+        lambda **kw: RelativePositionBias(num_buckets=32, num_heads=2, **kw),
+        lambda: (_token_inputs()["input_ids"],),
+        dtype_kwarg=False,
+    ),
     "TransformerBackbone": LayerCase(
         lambda **kw: TransformerBackbone(**TINY_BACKBONE, **kw),
         lambda: (_token_inputs(),),
@@ -120,6 +126,7 @@ def _stacked(roles: int, batch: int = 4, dim: int = HIDDEN):
 
 LOSSES = {
     "CoSENTLoss": LossCase(lambda: losses.CoSENTLoss(scale=10.0), _SCORES, _stacked(2)),
+    "AnglELoss": LossCase(lambda: losses.AnglELoss(scale=10.0), _SCORES, _stacked(2)),
     "CosineSimilarityLoss": LossCase(lambda: losses.CosineSimilarityLoss(), _SCORES, _stacked(2)),
     "OnlineContrastiveLoss": LossCase(
         lambda: losses.OnlineContrastiveLoss(margin=0.5), _BINARY, _stacked(2)
@@ -133,6 +140,16 @@ LOSSES = {
     ),
     "BatchHardTripletLoss": LossCase(
         lambda: losses.BatchHardTripletLoss(margin=1.0), _CLASSES, _floats(6, HIDDEN)
+    ),
+    "BatchHardSoftMarginTripletLoss": LossCase(
+        lambda: losses.BatchHardSoftMarginTripletLoss(distance="cosine"),
+        _CLASSES,
+        _floats(6, HIDDEN),
+    ),
+    "MegaBatchMarginLoss": LossCase(
+        lambda: losses.MegaBatchMarginLoss(positive_margin=0.9, negative_margin=0.1),
+        _NONE,
+        _stacked(2),
     ),
     "BatchSemiHardTripletLoss": LossCase(
         lambda: losses.BatchSemiHardTripletLoss(margin=1.0), _CLASSES, _floats(6, HIDDEN)

@@ -186,8 +186,9 @@ def test_an_exception_mid_write_leaves_no_version(tiny, tmp_path, monkeypatch):
 
 
 def test_a_killed_export_leaves_no_version(tiny_model_folder, tmp_path):
-    """SIGKILL after the SavedModel is written but before the rename: TF Serving would see only a
-    hidden, non-integer folder, which it ignores (as ``model_versions`` does)."""
+    """SIGKILL after the SavedModel is written but before the rename: TF Serving would see only
+    hidden, non-integer folders, which it ignores (as ``model_versions`` does); the next export
+    removes them."""
     script = """
         import sys, time
         from pathlib import Path
@@ -220,10 +221,12 @@ def test_a_killed_export_leaves_no_version(tiny_model_folder, tmp_path):
         if process.poll() is None:
             process.kill()  # SIGKILL: no cleanup handler runs
         process.wait()
-    leftovers = [p.name for p in base.iterdir()]
-    assert len(leftovers) == 1 and leftovers[0].startswith(".1.tmp-")
-    assert (base / leftovers[0] / "saved_model.pb").is_file()  # complete, but never renamed
+    leftovers = sorted(base.iterdir())  # the export and its staging folder, both hidden
+    assert leftovers and all(p.name.startswith(".1.tmp-") for p in leftovers)
+    assert any((p / "saved_model.pb").is_file() for p in leftovers)  # complete, never renamed
     assert model_versions(base) == []
+    saved_model(SentenceEncoder.from_pretrained(tiny_model_folder), base)  # the next run
+    assert [p.name for p in base.iterdir()] == ["1"]  # cleans what the killed one left
 
 
 # -- TFLite --------------------------------------------------------------------------------------
@@ -353,3 +356,23 @@ def test_tflite_export_and_use_print_no_litert_notice(tiny_model_folder, tmp_pat
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "(1, 16)"
     assert "XNNPACK" not in result.stderr and "INFO:" not in result.stderr, result.stderr
+
+
+def test_exports_clean_their_own_stale_temporaries_and_nothing_else(tiny, tmp_path, monkeypatch):
+    """Killed exports left ``keras-siamese-export-*`` folders in the system's temporary folder
+    and hidden temporaries beside the output forever (issue 12, item 6)."""
+    import tempfile
+
+    system_tmp = tmp_path / "system-tmp"
+    system_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system_tmp))
+    base = tmp_path / "serving"
+    base.mkdir()
+    (base / ".1.tmp-0123abcd").mkdir()  # what a kill during version 1's export leaves
+    (base / ".notes.tmp-0123abcd").write_text("someone else's")
+    (tmp_path / ".t.tflite.tmp-89abcdef").write_bytes(b"half a model")
+    assert saved_model(tiny, base) == base / "1"
+    tflite(tiny, tmp_path / "t.tflite")
+    assert sorted(p.name for p in base.iterdir()) == [".notes.tmp-0123abcd", "1"]
+    assert not (tmp_path / ".t.tflite.tmp-89abcdef").exists()
+    assert [p.name for p in system_tmp.iterdir() if p.name.startswith("keras-siamese")] == []

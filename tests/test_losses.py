@@ -349,8 +349,9 @@ def _class_gaps(points, hardest: bool):
         (L.BatchHardTripletLoss(margin=1.0), True),
         (L.BatchSemiHardTripletLoss(margin=1.0), False),
         (L.BatchAllTripletLoss(margin=1.0), False),
+        (L.BatchHardSoftMarginTripletLoss(), True),
     ],
-    ids=["batch-hard", "batch-semi-hard", "batch-all"],
+    ids=["batch-hard", "batch-semi-hard", "batch-all", "batch-hard-soft-margin"],
 )
 def test_batch_triplets_pull_classes_together(loss, hardest):
     positive_before, negative_before = _class_gaps(POINTS, hardest)
@@ -372,6 +373,9 @@ CONFIGURED = [
     L.BatchAllTripletLoss(margin=2.0, name="all"),
     L.MultipleNegativesRankingLoss(scale=10.0, symmetric=True, reduction="sum"),
     L.MatryoshkaLoss(L.TripletLoss(margin=2.0), [4, 2], [1.0, 0.5], normalize=False),
+    L.AnglELoss(scale=10.0),
+    L.MegaBatchMarginLoss(positive_margin=0.7, negative_margin=0.2),
+    L.BatchHardSoftMarginTripletLoss(distance="manhattan"),
 ]
 
 
@@ -387,6 +391,7 @@ def test_config_round_trips(loss):
         L.BatchHardTripletLoss: (CLASSES, POINTS),
         L.BatchSemiHardTripletLoss: (CLASSES, POINTS),
         L.BatchAllTripletLoss: (CLASSES, POINTS),
+        L.BatchHardSoftMarginTripletLoss: (CLASSES, POINTS),
         L.TripletLoss: (BINARY, TRIPLETS),
         L.MatryoshkaLoss: (BINARY, TRIPLETS),
         L.MultipleNegativesRankingLoss: (BINARY, IN_BATCH),
@@ -397,12 +402,15 @@ def test_config_round_trips(loss):
 def test_losses_registry_from_the_classes_declarations():
     assert list(L.LOSSES) == [
         "cosent",
+        "angle",
         "cosine",
         "online-contrastive",
         "contrastive",
         "triplet",
         "mnrl",
+        "mega-batch-margin",
         "batch-hard-triplet",
+        "batch-hard-soft-margin-triplet",
         "batch-semi-hard-triplet",
         "batch-all-triplet",
         "matryoshka",
@@ -417,6 +425,9 @@ def test_losses_registry_from_the_classes_declarations():
         "batch-hard-triplet": (("text",), "class"),
         "batch-semi-hard-triplet": (("text",), "class"),
         "batch-all-triplet": (("text",), "class"),
+        "angle": (("text_a", "text_b"), "score"),
+        "mega-batch-margin": (("anchor", "positive"), "none"),
+        "batch-hard-soft-margin-triplet": (("text",), "class"),
     }
     for name, cls in L.LOSSES.items():
         assert issubclass(cls, keras.losses.Loss) and cls.registry_name == name, name

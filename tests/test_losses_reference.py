@@ -30,6 +30,20 @@ SCORES = RNG.uniform(size=B).astype("float32")
 CLASSES = np.array([0, 0, 1, 1, 2, 2, 0, 1])
 POINTS = (RNG.normal(size=(B, D)) + np.eye(3, D)[CLASSES]).astype("float32")
 
+
+class MegaBatchMargin:
+    """sentence-transformers' ``MegaBatchMarginLoss`` on embeddings: its ``calculate_loss`` over
+    the whole batch (it has no ``compute_loss_from_embeddings``; its mini-batching only saves
+    memory, so one chunk is the same loss). ``use_mini_batched_version=False``: no model to
+    inspect."""
+
+    def __init__(self, **kwargs):
+        self.loss = st_losses.MegaBatchMarginLoss(None, use_mini_batched_version=False, **kwargs)
+
+    def compute_loss_from_embeddings(self, columns, labels):
+        return self.loss.calculate_loss([[column] for column in columns])
+
+
 CASES = {
     "contrastive": (L.ContrastiveLoss(), st_losses.ContrastiveLoss(None), BINARY, PAIRS),
     "contrastive-euclidean": (
@@ -109,7 +123,63 @@ CASES = {
         BINARY,
         IN_BATCH,
     ),
+    "angle": (L.AnglELoss(), st_losses.AnglELoss(None), SCORES, PAIRS),
+    "angle-odd-width": (  # sentence-transformers pads odd widths with a zero
+        L.AnglELoss(scale=5.0),
+        st_losses.AnglELoss(None, scale=5.0),
+        SCORES,
+        np.ascontiguousarray(PAIRS[..., :5]),
+    ),
+    "batch-hard-soft-margin-triplet": (
+        L.BatchHardSoftMarginTripletLoss(),
+        st_losses.BatchHardSoftMarginTripletLoss(None),
+        CLASSES,
+        POINTS,
+    ),
+    "batch-hard-soft-margin-triplet-cosine": (
+        L.BatchHardSoftMarginTripletLoss(distance="cosine"),
+        st_losses.BatchHardSoftMarginTripletLoss(None, batch_metrics.cosine_distance),
+        CLASSES,
+        POINTS,
+    ),
+    "mega-batch-margin": (L.MegaBatchMarginLoss(), MegaBatchMargin(), BINARY, PAIRS),
+    "mega-batch-margin-margins": (
+        L.MegaBatchMarginLoss(positive_margin=0.5, negative_margin=-0.2),
+        MegaBatchMargin(positive_margin=0.5, negative_margin=-0.2),
+        BINARY,
+        PAIRS,
+    ),
 }
+NEW = [  # checked for their gradients too
+    "angle",
+    "angle-odd-width",
+    "batch-hard-soft-margin-triplet",
+    "batch-hard-soft-margin-triplet-cosine",
+    "mega-batch-margin",
+    "mega-batch-margin-margins",
+]
+
+
+def _columns(y_pred: np.ndarray, grad: bool = False) -> list:
+    pred = torch.tensor(y_pred, requires_grad=grad)
+    return pred, [pred[:, i] for i in range(y_pred.shape[1])] if y_pred.ndim == 3 else [pred]
+
+
+@pytest.mark.parametrize("case", NEW)
+def test_loss_gradient_matches_sentence_transformers(case):
+    """The gradients with respect to the embeddings are the same (not only their direction)."""
+    import tensorflow as tf
+
+    ours, theirs, y_true, y_pred = CASES[case]
+    pred, columns = _columns(y_pred, grad=True)
+    theirs.compute_loss_from_embeddings(columns, torch.from_numpy(y_true)).backward()
+    expected = pred.grad.numpy()
+    assert np.abs(expected).max() > 1e-4
+    variable = tf.Variable(y_pred)
+    with tf.GradientTape() as tape:
+        value = ours(y_true, variable)
+    got = tape.gradient(value, variable).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-5)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

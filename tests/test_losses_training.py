@@ -174,3 +174,55 @@ def test_fit_refuses_a_loss_without_roles(tiny_vocab_folder):
         ks.fit(make_tiny_encoder(tiny_vocab_folder), examples, config, verbose=0)
     with pytest.raises(ValueError, match="`roles`"):
         ks.training.check_examples(examples, keras.losses.MeanSquaredError())
+
+
+@pytest.mark.parametrize(
+    ("loss", "sampler", "expected"),
+    [
+        ("batch-hard-triplet", None, {"group_by_label": True}),
+        ("batch-all-triplet", None, {"group_by_label": True}),
+        ("mnrl", None, {"no_duplicates": True}),
+        ("cosent", None, {}),
+        ("batch-hard-triplet", "batch_sampler", {}),
+    ],
+)
+def test_fit_draws_the_batches_the_loss_needs(
+    tiny_vocab_folder, monkeypatch, loss, sampler, expected
+):
+    """The batch triplet losses need two examples of a label in a batch: label-grouped batches
+    by default (sentence-transformers' GROUP_BY_LABEL); ``batch_sampler`` overrides."""
+    from keras_siamese.training import trainer
+
+    seen = {}
+
+    def recording(*args, **kwargs):
+        seen.update(kwargs)
+        return make_dataset(*args, **kwargs)
+
+    make_dataset = trainer.make_dataset
+    monkeypatch.setattr(trainer, "make_dataset", recording)
+    instance = L.get_loss(loss)
+    config = ks.TrainingConfig(loss=loss, batch_size=4, batch_sampler=sampler)
+    ks.fit(
+        make_tiny_encoder(tiny_vocab_folder),
+        tiny_examples(loss_roles(instance), instance.label_kind),
+        config,
+        verbose=0,
+    )
+    for option in ("group_by_label", "no_duplicates"):
+        assert seen.get(option, False) == expected.get(option, False)
+
+
+def test_batch_hard_triplet_loss_decreases_on_label_grouped_batches(tiny_vocab_folder):
+    examples = tiny_examples(("text",), "class")
+    config = ks.TrainingConfig(
+        loss="batch-hard-triplet",
+        loss_options={"margin": 1.0},
+        epochs=6,
+        batch_size=4,
+        learning_rate=1e-2,
+        weight_decay=0.0,
+    )
+    history = ks.fit(make_tiny_encoder(tiny_vocab_folder), examples, config, verbose=0)
+    losses = history.history["loss"]
+    assert losses[-1] < losses[0], losses

@@ -4,15 +4,9 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from keras_siamese.data import read_sts
 from keras_siamese.encoders import SentenceEncoder
 
 pytestmark = [pytest.mark.integration, pytest.mark.reference]
-
-
-@pytest.fixture(scope="module")
-def sts_dev(shared_data):
-    return read_sts(shared_data / "stsb" / "sts-dev.csv")
 
 
 def _cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -158,6 +158,9 @@ def test_training_model_has_one_branch_per_role_of_the_loss(encoder, name):
         "batch-hard-triplet": ("text",),
         "batch-semi-hard-triplet": ("text",),
         "batch-all-triplet": ("text",),
+        "angle": pairs,
+        "mega-batch-margin": ("anchor", "positive"),  # no negatives: it mines them
+        "batch-hard-soft-margin-triplet": ("text",),
     }[name]
     assert loss_roles(loss, num_negatives=2) == expected  # negatives only where taken
     model = training_model(encoder, loss, num_negatives=2)

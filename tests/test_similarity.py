@@ -22,12 +22,26 @@ def _manhattan(a, b):
     return np.sum(np.abs(a - b), -1)
 
 
+def _angle(a, b):
+    """sentence-transformers' ``pairwise_angle_sim``, broadcasting: pad odd widths with a zero,
+    normalise, ``|cos + sum(last_a * first_b - first_a * last_b)|``."""
+    if a.shape[-1] % 2:
+        a = np.concatenate([a, np.zeros_like(a[..., :1])], -1)
+        b = np.concatenate([b, np.zeros_like(b[..., :1])], -1)
+    a = a / np.linalg.norm(a, axis=-1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=-1, keepdims=True)
+    half = a.shape[-1] // 2
+    first_a, last_a, first_b, last_b = a[..., :half], a[..., half:], b[..., :half], b[..., half:]
+    return np.abs(np.sum(a * b, -1) + np.sum(last_a * first_b - first_a * last_b, -1))
+
+
 # Straightforward numpy formulas, row-wise over the last axis (broadcasting gives all pairs).
 NUMPY_SIMILARITIES = {
     "cosine": _cos,
     "dot": lambda a, b: np.sum(a * b, -1),
     "euclidean": lambda a, b: -_euclidean(a, b),
     "manhattan": lambda a, b: -_manhattan(a, b),
+    "angle": _angle,  # in LOSS_SIMILARITIES
 }
 NUMPY_DISTANCES = {
     "cosine": lambda a, b: 1.0 - _cos(a, b),
@@ -40,6 +54,7 @@ FUNCTIONS = {  # the module's row-wise and all-pairs functions, and their numpy 
     "cosine_distance": (S.cosine_distance, S.cosine_distance_matrix, NUMPY_DISTANCES["cosine"]),
     "euclidean_distance": (S.euclidean_distance, S.euclidean_distance_matrix, _euclidean),
     "manhattan_distance": (S.manhattan_distance, S.manhattan_distance_matrix, _manhattan),
+    "angle_similarity": (S.angle_similarity, S.angle_similarity_matrix, _angle),
 }
 METRICS = [("similarity", name) for name in NUMPY_SIMILARITIES] + [
     ("distance", name) for name in NUMPY_DISTANCES
@@ -107,7 +122,8 @@ def test_metrics_match_numpy_and_matrix_agrees_with_rowwise(kind, name):
 
 
 def test_tables_and_negated_distances_as_similarities():
-    assert set(S.SIMILARITIES) == {"cosine", "dot", "euclidean", "manhattan"}
+    assert set(S.SIMILARITIES) == {"cosine", "dot", "euclidean", "manhattan"}  # as evaluated
+    assert set(S.LOSS_SIMILARITIES) == {"angle"} and S.similarity("Angle").is_similarity
     assert set(S.DISTANCES) == {"cosine", "euclidean", "manhattan"}
     assert all(metric.is_similarity for metric in S.SIMILARITIES.values())
     assert not any(metric.is_similarity for metric in S.DISTANCES.values())
@@ -132,7 +148,7 @@ def test_tables_and_negated_distances_as_similarities():
 def test_unknown_names_raise_listing_the_valid_ones():
     with pytest.raises(ValueError, match="Unknown similarity 'hamming'") as error:
         S.similarity("hamming")
-    assert "['cosine', 'dot', 'euclidean', 'manhattan']" in str(error.value)
+    assert "['angle', 'cosine', 'dot', 'euclidean', 'manhattan']" in str(error.value)
     with pytest.raises(ValueError, match="Unknown distance 'dot'") as error:
         S.distance("dot")  # a similarity, not a distance
     assert "['cosine', 'euclidean', 'manhattan']" in str(error.value)

@@ -348,12 +348,25 @@ def test_in_graph_vocabulary_errors():
     assert InGraphTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]"], mask_token=None).vocabulary
 
 
-def test_from_text_tokenizer_refuses_other_added_tokens(text_tokenizer, tmp_path):
+def test_from_text_tokenizer_splits_out_other_added_tokens(text_tokenizer, tmp_path):
+    """Added tokens beyond the special ones keep their ids, as in Hugging Face: matched on the raw
+    text (``normalized: false``) or on the normalised text (``normalized: true``, MPNet's
+    ``<unk>``); single-word ones are refused."""
     save_tokenizer(text_tokenizer, tmp_path)
     state = json.loads((tmp_path / "tokenizer.json").read_text())
-    state["added_tokens"].append({**state["added_tokens"][-1], "id": 7, "content": "man"})
+    added = state["added_tokens"]
+    added.append({**added[-1], "id": 7, "content": "Man", "normalized": False})
+    added.append({**added[-1], "id": 8, "content": "plays", "normalized": True})
     (tmp_path / "tokenizer.json").write_text(json.dumps(state))
-    with pytest.raises(ValueError, match="added tokens"):
+    tokenizer = load_tokenizer(tmp_path)
+    in_graph = InGraphTokenizer.from_text_tokenizer(tokenizer)
+    assert (in_graph.added_tokens, in_graph.normalized_tokens) == (["Man"], ["plays"])
+    texts = ["Man PLAYS a guitar", "a man plays", "Manplays"]
+    got = in_graph(tf.constant(texts))["input_ids"].numpy()
+    np.testing.assert_array_equal(got, tokenizer(texts)["input_ids"])
+    added[-1]["single_word"] = True
+    (tmp_path / "tokenizer.json").write_text(json.dumps(state))
+    with pytest.raises(ValueError, match="single-word added tokens"):
         InGraphTokenizer.from_text_tokenizer(load_tokenizer(tmp_path))
 
 

@@ -119,7 +119,7 @@ def test_killed_run_resumes_from_its_backup(tiny_vocab_folder, tmp_path):
     resumed = _trained_weights(tiny_vocab_folder, backup_dir=tmp_path / "backup")
     assert not (tmp_path / "backup").exists()  # deleted once training completes
     for a, b in zip(uninterrupted, resumed, strict=True):
-        np.testing.assert_allclose(a, b, atol=1e-4)
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
 
 
 def test_fit_shares_one_encoder_and_changes_it(tiny_vocab_folder):

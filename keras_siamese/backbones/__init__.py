@@ -8,6 +8,7 @@ from keras_siamese.backbones.transformer_backbone import TransformerBackbone
 from keras_siamese.backbones.transformer_config import TransformerConfig
 from keras_siamese.backbones.transformer_layers import (
     LayerNorm,
+    RelativePositionBias,
     TransformerBlock,
     TransformerEmbeddings,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "ARCHITECTURES",
     "ArchitectureSpec",
     "LayerNorm",
+    "RelativePositionBias",
     "TransformerBackbone",
     "TransformerBlock",
     "TransformerConfig",

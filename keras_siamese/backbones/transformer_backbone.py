@@ -6,7 +6,11 @@ import keras
 
 from keras_siamese.backbones.architectures import get_architecture
 from keras_siamese.backbones.transformer_config import TransformerConfig
-from keras_siamese.backbones.transformer_layers import TransformerBlock, TransformerEmbeddings
+from keras_siamese.backbones.transformer_layers import (
+    RelativePositionBias,
+    TransformerBlock,
+    TransformerEmbeddings,
+)
 
 # (checkpoint key, or keys fused along the output axis; the variable; stored as [out, in]?)
 WeightBinding = tuple[str | tuple[str, ...], keras.Variable, bool]
@@ -39,7 +43,15 @@ class TransformerBackbone(keras.layers.Layer):
             type_vocab_size=c.type_vocab_size,
             layer_norm_eps=c.layer_norm_eps,
             dropout=c.hidden_dropout_prob,
+            token_types=self.architecture.token_types,
+            padding_idx=c.pad_token_id if self.architecture.padded_positions else None,
             name="embeddings",
+        )
+        buckets = self.architecture.relative_attention_buckets
+        self.relative_position_bias = (
+            RelativePositionBias(buckets, c.num_attention_heads, name="relative_position_bias")
+            if buckets
+            else None
         )
         self.blocks = [
             TransformerBlock(
@@ -58,14 +70,21 @@ class TransformerBackbone(keras.layers.Layer):
     def build(self, input_shape=None) -> None:
         shape = (None, None)
         self.embeddings.build(shape)
+        if self.relative_position_bias is not None:
+            self.relative_position_bias.build(shape)
         for block in self.blocks:
             block.build((None, None, self.config.hidden_size))
 
     def call(self, inputs, training=None):
         mask = inputs["attention_mask"]
         x = self.embeddings(inputs["input_ids"], training=training)
+        if self.relative_position_bias is None:
+            for block in self.blocks:
+                x = block(x, mask, training=training)
+            return x
+        bias = self.relative_position_bias(inputs["input_ids"])  # once, for every layer
         for block in self.blocks:
-            x = block(x, mask, training=training)
+            x = block(x, mask, bias, training=training)
         return x
 
     def compute_output_shape(self, input_shape):
@@ -75,15 +94,20 @@ class TransformerBackbone(keras.layers.Layer):
     def weight_bindings(self) -> Iterator[WeightBinding]:
         """Pairs each variable with its name(s) in a Hugging Face checkpoint."""
         spec, emb = self.architecture, self.embeddings
+        token_types = emb.token_type_embeddings
         embedding_vars = {
             "word_embeddings": emb.word_embeddings.embeddings,
             "position_embeddings": emb.position_embeddings.embeddings,
-            "token_type_embeddings": emb.token_type_embeddings.embeddings,
+            "token_type_embeddings": None if token_types is None else token_types.embeddings,
             "norm_gamma": emb.norm.gamma,
             "norm_beta": emb.norm.beta,
         }
         for role, variable in embedding_vars.items():
-            yield spec.embeddings[role], variable, False
+            if variable is not None:
+                yield spec.embeddings[role], variable, False
+        if self.relative_position_bias is not None:
+            table = self.relative_position_bias.relative_attention_bias.embeddings
+            yield spec.shared["relative_attention_bias"], table, False
         for i, block in enumerate(self.blocks):
             block_vars = {
                 "qkv_kernel": block.qkv.kernel,

@@ -49,6 +49,21 @@ class TransformerConfig:
     def head_size(self) -> int:
         return self.hidden_size // self.num_attention_heads
 
+    @property
+    def max_sequence_length(self) -> int:
+        """Most tokens per text that the position table holds: ``max_position_embeddings``, less
+        the positions skipped past the padding index where the architecture does that (MPNet's
+        514 positions hold 512 tokens).
+
+        >>> TransformerConfig(vocab_size=100, hidden_size=8, num_hidden_layers=1,
+        ...                   num_attention_heads=2, intermediate_size=16, model_type="mpnet",
+        ...                   max_position_embeddings=514, pad_token_id=1).max_sequence_length
+        512
+        """
+        if get_architecture(self.model_type).padded_positions:
+            return self.max_position_embeddings - self.pad_token_id - 1
+        return self.max_position_embeddings
+
     @classmethod
     def from_dict(cls, config: dict[str, Any]) -> "TransformerConfig":
         """Build from a ``config.json`` mapping, ignoring fields we do not use."""
@@ -73,5 +88,8 @@ class TransformerConfig:
 
     def to_hf_dict(self) -> dict[str, Any]:
         """The ``config.json`` that transformers' ``AutoConfig`` reads."""
-        architecture = {"bert": "BertModel"}[self.model_type]
-        return {"architectures": [architecture], **self.to_dict()}
+        spec = get_architecture(self.model_type)
+        config = {"architectures": [spec.hf_class], **self.to_dict()}
+        if spec.relative_attention_buckets:
+            config["relative_attention_num_buckets"] = spec.relative_attention_buckets
+        return config

@@ -47,6 +47,10 @@ class LayerNorm(keras.layers.LayerNormalization):
 class TransformerEmbeddings(keras.layers.Layer):
     """Word + absolute position + token-type embeddings, then LayerNorm and dropout.
 
+    ``token_types=False``: no token-type embedding (MPNet, DistilBERT). ``padding_idx``: position
+    ids counted past the padding index, skipping padding tokens, as RoBERTa and MPNet do
+    (``cumsum(ids != padding_idx) * (ids != padding_idx) + padding_idx``); ``None``: ``0..n-1``.
+
     >>> layer = TransformerEmbeddings(vocab_size=10, hidden_size=4, max_position_embeddings=8)
     >>> tuple(layer(keras.ops.ones((2, 3), dtype="int32")).shape)
     (2, 3, 4)
@@ -60,6 +64,8 @@ class TransformerEmbeddings(keras.layers.Layer):
         type_vocab_size: int = 2,
         layer_norm_eps: float = 1e-12,
         dropout: float = 0.0,
+        token_types: bool = True,
+        padding_idx: int | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -69,6 +75,8 @@ class TransformerEmbeddings(keras.layers.Layer):
         self.type_vocab_size = type_vocab_size
         self.layer_norm_eps = layer_norm_eps
         self.dropout_rate = dropout
+        self.token_types = token_types
+        self.padding_idx = padding_idx
         init = keras.initializers.TruncatedNormal(stddev=0.02)
         self.word_embeddings = keras.layers.Embedding(
             vocab_size, hidden_size, embeddings_initializer=init, name="word_embeddings"
@@ -79,11 +87,15 @@ class TransformerEmbeddings(keras.layers.Layer):
             embeddings_initializer=init,
             name="position_embeddings",
         )
-        self.token_type_embeddings = keras.layers.Embedding(
-            type_vocab_size,
-            hidden_size,
-            embeddings_initializer=init,
-            name="token_type_embeddings",
+        self.token_type_embeddings = (
+            keras.layers.Embedding(
+                type_vocab_size,
+                hidden_size,
+                embeddings_initializer=init,
+                name="token_type_embeddings",
+            )
+            if token_types
+            else None
         )
         self.norm = LayerNorm(epsilon=layer_norm_eps, name="norm")
         self.dropout = keras.layers.Dropout(dropout)
@@ -91,15 +103,22 @@ class TransformerEmbeddings(keras.layers.Layer):
     def build(self, input_shape) -> None:
         self.word_embeddings.build(input_shape)
         self.position_embeddings.build((None,))
-        self.token_type_embeddings.build((None,))
+        if self.token_type_embeddings is not None:
+            self.token_type_embeddings.build((None,))
         self.norm.build((*input_shape, self.hidden_size))
 
     def call(self, input_ids, training=None):
-        positions = ops.arange(ops.shape(input_ids)[1], dtype="int32")
         x = self.word_embeddings(input_ids)
-        # Sentence embeddings use a single segment: token type 0 everywhere.
-        x = x + ops.expand_dims(self.position_embeddings(positions), 0)
-        x = x + self.token_type_embeddings(ops.zeros((1, 1), dtype="int32"))
+        if self.padding_idx is None:
+            positions = ops.arange(ops.shape(input_ids)[1], dtype="int32")
+            x = x + ops.expand_dims(self.position_embeddings(positions), 0)
+        else:
+            tokens = ops.cast(ops.not_equal(input_ids, self.padding_idx), "int32")
+            positions = ops.cumsum(tokens, axis=1) * tokens + self.padding_idx
+            x = x + self.position_embeddings(positions)
+        if self.token_type_embeddings is not None:
+            # Sentence embeddings use a single segment: token type 0 everywhere.
+            x = x + self.token_type_embeddings(ops.zeros((1, 1), dtype="int32"))
         return self.dropout(self.norm(x), training=training)
 
     def get_config(self) -> dict:
@@ -111,6 +130,75 @@ class TransformerEmbeddings(keras.layers.Layer):
             "type_vocab_size": self.type_vocab_size,
             "layer_norm_eps": self.layer_norm_eps,
             "dropout": self.dropout_rate,
+            "token_types": self.token_types,
+            "padding_idx": self.padding_idx,
+        }
+
+
+def relative_position_bucket(relative_position, num_buckets: int = 32, max_distance: int = 128):
+    """MPNet's (T5's bidirectional) bucket of each ``key - query`` distance, as Hugging Face
+    computes it (float32 logarithm, truncated): exact below ``num_buckets // 4``, logarithmic up to
+    ``max_distance``, one sign bit.
+
+    >>> distances = keras.ops.array([-200, -20, -1, 0, 1, 20, 200])
+    >>> keras.ops.convert_to_numpy(relative_position_bucket(distances)).tolist()
+    [15, 10, 1, 0, 17, 26, 31]
+    """
+    n = -relative_position
+    half = num_buckets // 2
+    bucket = ops.cast(n < 0, "int32") * half
+    n = ops.abs(n)
+    max_exact = half // 2
+    scaled = (
+        ops.log(ops.cast(ops.maximum(n, 1), "float32") / max_exact)
+        / math.log(max_distance / max_exact)
+        * (half - max_exact)
+    )
+    large = ops.minimum(max_exact + ops.cast(scaled, "int32"), half - 1)
+    return bucket + ops.where(n < max_exact, n, large)
+
+
+@keras.saving.register_keras_serializable(package="keras_siamese")
+class RelativePositionBias(keras.layers.Layer):
+    """MPNet's relative position bias: token ids ``[batch, length]`` in (only the length is
+    read), the bias every layer adds to its attention scores out, ``[1, heads, length, length]``.
+
+    >>> layer = RelativePositionBias(num_buckets=32, num_heads=2)
+    >>> tuple(layer(keras.ops.ones((3, 5), dtype="int32")).shape)
+    (1, 2, 5, 5)
+    """
+
+    def __init__(self, num_buckets: int, num_heads: int, max_distance: int = 128, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.num_buckets = num_buckets
+        self.num_heads = num_heads
+        self.max_distance = max_distance
+        self.relative_attention_bias = keras.layers.Embedding(
+            num_buckets,
+            num_heads,
+            embeddings_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+            name="relative_attention_bias",
+        )
+
+    def build(self, input_shape=None) -> None:
+        self.relative_attention_bias.build((None, None))
+
+    def call(self, input_ids):
+        positions = ops.arange(ops.shape(input_ids)[1], dtype="int32")
+        distance = ops.expand_dims(positions, 0) - ops.expand_dims(positions, 1)  # key - query
+        buckets = relative_position_bucket(distance, self.num_buckets, self.max_distance)
+        bias = self.relative_attention_bias(buckets)  # [query, key, heads]
+        return ops.expand_dims(ops.transpose(bias, (2, 0, 1)), 0)
+
+    def compute_output_shape(self, input_shape):
+        return (1, self.num_heads, input_shape[1], input_shape[1])
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "num_buckets": self.num_buckets,
+            "num_heads": self.num_heads,
+            "max_distance": self.max_distance,
         }
 
 
@@ -119,6 +207,8 @@ class TransformerBlock(keras.layers.Layer):
     """Post-LayerNorm transformer encoder block (BERT): self-attention, then a feed-forward net.
 
     Queries, keys and values come from one fused projection (one matmul instead of three).
+    ``position_bias`` (MPNet's ``RelativePositionBias``), when given, is added to the attention
+    scores.
 
     >>> block = TransformerBlock(hidden_size=8, num_heads=2, intermediate_size=16)
     >>> x, mask = keras.ops.ones((2, 5, 8)), keras.ops.ones((2, 5), dtype="int32")
@@ -161,7 +251,7 @@ class TransformerBlock(keras.layers.Layer):
         self.dropout = keras.layers.Dropout(dropout)
         self._activation = _ACTIVATIONS[activation]
 
-    def build(self, x_shape, attention_mask_shape=None) -> None:
+    def build(self, x_shape, attention_mask_shape=None, position_bias_shape=None) -> None:
         # The argument names follow ``call``'s: Keras builds on first call by matching them.
         self.qkv.build(x_shape)
         self.attention_output.build(x_shape)
@@ -170,7 +260,7 @@ class TransformerBlock(keras.layers.Layer):
         self.output_dense.build((*x_shape[:-1], self.intermediate_size))
         self.output_norm.build(x_shape)
 
-    def call(self, x, attention_mask, training=None):
+    def call(self, x, attention_mask, position_bias=None, training=None):
         # Dense layers and norms run on [batch * length, hidden]: a 2-D matmul lets oneDNN
         # fuse the bias (and GELU) into it, which a batched 3-D matmul does not.
         batch, length = ops.shape(x)[0], ops.shape(x)[1]
@@ -178,6 +268,8 @@ class TransformerBlock(keras.layers.Layer):
         qkv = ops.reshape(self.qkv(x), (batch, length, 3, self.num_heads, self.head_size))
         q, k, v = ops.unstack(ops.transpose(qkv, (2, 0, 3, 1, 4)), 3)
         scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / math.sqrt(self.head_size)
+        if position_bias is not None:  # MPNet: [1, heads, length, length], shared by the layers
+            scores = scores + position_bias
         # Padding keys get a large negative score (one add, as BERT does; exp() makes it 0).
         padding = 1 - ops.cast(ops.expand_dims(attention_mask, (1, 2)), scores.dtype)
         probs = ops.softmax(scores + padding * PADDING_SCORE, axis=-1)

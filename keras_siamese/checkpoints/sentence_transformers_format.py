@@ -143,7 +143,7 @@ def load_sentence_transformer(
         projections.append(projection)
         dim = projection.units
     tokenizer = load_tokenizer(
-        layout.transformer, max_seq_length, backbone.config.max_position_embeddings
+        layout.transformer, max_seq_length, backbone.config.max_sequence_length
     )
     saved = _read_json(folder / SENTENCE_TRANSFORMERS_CONFIG_FILE)
     settings = {key: saved.get(key, default) for key, default in DEFAULT_SETTINGS.items()}

@@ -26,6 +26,7 @@ from keras_siamese.cli.common import (
 FORMATS = ("stsb", "sick", "csv", "tsv", "jsonl")  # keras_siamese.training.recipes.FORMATS
 TABLE_FORMATS = ("csv", "tsv", "jsonl")
 EVAL_FORMATS = ("stsb", "sick")
+BATCH_SAMPLERS = ("batch_sampler", "no_duplicates", "group_by_label")  # keras_siamese.data's
 MIXED_PRECISION = ("mixed_bfloat16", "mixed_float16")
 REQUIRED = ("model", "data", "output")
 
@@ -131,8 +132,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("eval_split", "SICK split to evaluate on (default: TRIAL)", sick_split),
     Setting(
         "output",
-        "output folder: model/, history.json, history.png, metrics.json; run again with the same "
-        "folder to resume (required)",
+        "output folder: model/, history.json, history.png, metrics.json, and backup/ while "
+        "training; run again with the same folder to resume (a finished run is not redone) "
+        "(required)",
     ),
     Setting(
         "loss",
@@ -160,6 +162,13 @@ SETTINGS: tuple[Setting, ...] = (
         "checkpoint_every",
         "steps between backups and evaluations (default: once per epoch)",
         positive_int,
+        training=True,
+    ),
+    Setting(
+        "batch_sampler",
+        "how batches are drawn (default: the loss decides: group_by_label for class labels, "
+        "no_duplicates for in-batch negatives, else batch_sampler)",
+        choices=BATCH_SAMPLERS,
         training=True,
     ),
     Setting(
@@ -357,18 +366,55 @@ def training_config(settings: dict[str, Any]):
     return TrainingConfig(**{name: value for name, value in given.items() if value is not None})
 
 
+OUTPUTS = r"model|history\.json|history\.png|metrics\.json"  # what train writes in --output
+
+
+def finished_run(output: Path) -> bool:
+    """Whether ``output`` holds a finished run: ``metrics.json`` (written last, atomically, after
+    ``model/`` and the history) beside ``model/``."""
+    return (output / "metrics.json").is_file() and (output / "model").is_dir()
+
+
+def remove_backup(backup: Path) -> None:
+    """Deletes the backup of a run whose outputs are all saved, newest backup last: killed
+    part-way, what is left is still a backup to resume from (and the run is finished anyway)."""
+    import shutil
+
+    from keras_siamese.killpoints import kill_point
+
+    for slot in sorted(backup.iterdir()) if backup.is_dir() else ():
+        if slot.is_dir() and not slot.is_symlink():
+            shutil.rmtree(slot)
+        else:
+            slot.unlink()
+        kill_point("backup-deleting")
+    shutil.rmtree(backup, ignore_errors=True)
+
+
 def run(args: argparse.Namespace) -> None:
     settings = resolve_settings(args)
+    output = Path(settings["output"])
+    backup = output / "backup"
+    from keras_siamese.atomic import remove_stale_temporaries, write_atomically
+
+    remove_stale_temporaries(output, OUTPUTS)  # of a killed run of this command
+    if finished_run(output):
+        remove_backup(backup)  # left by a run killed while deleting it
+        print(
+            f"{output} already holds a finished run (model/, metrics.json): nothing to do; "
+            "delete them or choose another --output to train again"
+        )
+        return
     import keras
     import numpy as np
 
     from keras_siamese.encoders import SentenceEncoder
+    from keras_siamese.killpoints import kill_point
     from keras_siamese.training import fit, save_history
     from keras_siamese.training.recipes import development_evaluators, load_training_examples
 
     config = training_config(settings)
     data_format = settings["format"] or "stsb"
-    output = Path(settings["output"])
     train = load_training_examples(
         settings["data"],
         data_format,
@@ -392,16 +438,24 @@ def run(args: argparse.Namespace) -> None:
     encoder = SentenceEncoder.from_pretrained(settings["model"])
     before = {k: v for e in evaluators for k, v in e.evaluate(encoder).items()}
     print(f"{len(train)} training examples; before training: {json.dumps(before)}")
-    history = fit(encoder, train, config, evaluators, backup_dir=output / "backup")
-    after = {name: history.history[name][-1] for name in before}  # logged by the last epoch
+    history = fit(encoder, train, config, evaluators, backup_dir=backup, keep_backup=True)
+    # Logged by the last epoch; evaluated now if a backup from an older version lacks them.
+    after = {name: history.history[name][-1] for name in before if history.history.get(name)}
+    if len(after) < len(before):
+        after = {k: v for e in evaluators for k, v in e.evaluate(encoder).items()}
     encoder.save(output / "model")
+    kill_point("model-saved")
     save_history(history, output)
+    kill_point("history-saved")
     metrics = {
         "config": config.to_dict(),
         "train_examples": len(train),
         "before": before,
         "after": after,
     }
-    (output / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    # Written last: with model/ beside it, it marks the run finished; then the backup can go.
+    write_atomically(output / "metrics.json", json.dumps(metrics, indent=2))
+    kill_point("metrics-saved")
+    remove_backup(backup)
     print(f"after training: {json.dumps(after)}")
     print(f"wrote {output / 'model'}, history.json, history.png and metrics.json in {output}")

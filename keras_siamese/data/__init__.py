@@ -3,7 +3,7 @@
 from keras_siamese import backend  # noqa: F401  (selects the TensorFlow backend first)
 
 # isort: split
-from keras_siamese.data.batching import BatchPlan
+from keras_siamese.data.batching import BATCH_SAMPLERS, BatchPlan
 from keras_siamese.data.examples import Examples, from_lists
 from keras_siamese.data.pipeline import make_dataset
 from keras_siamese.data.sick import read_sick, sick_binary_pairs, sick_triplets
@@ -12,6 +12,7 @@ from keras_siamese.data.table import read_table
 from keras_siamese.data.tfds_reader import read_tfds
 
 __all__ = [
+    "BATCH_SAMPLERS",
     "BatchPlan",
     "Examples",
     "from_lists",

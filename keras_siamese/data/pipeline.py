@@ -22,15 +22,17 @@ def make_dataset(
     no_duplicates: bool = False,
     length_bucketing: bool | None = None,
     prefetch: bool = True,
+    group_by_label: bool = False,
 ) -> tf.data.Dataset:
     """Batches `(features, labels)` of `examples`, tokenised inside the pipeline.
 
     `features` maps `{role}_input_ids` and `{role}_attention_mask` (int32 [B, T], each role padded
     to its longest text in the batch) for every role; `labels` are float32 scores or int32 class
     ids, or zeros when the examples have none (in-batch-negative losses ignore them). The batches
-    follow a `BatchPlan` (see it for `shuffle`, `length_bucketing`, `no_duplicates` and
-    `drop_remainder`); each new pass over the dataset (each epoch) is shuffled anew, reproducibly
-    from `seed`. `tokenizer` maps a tf.string [B] tensor to {"input_ids", "attention_mask"}.
+    follow a `BatchPlan` (see it for `shuffle`, `length_bucketing`, `no_duplicates`,
+    `group_by_label` and `drop_remainder`); each new pass over the dataset (each epoch) is
+    shuffled anew, reproducibly from `seed`. `tokenizer` maps a tf.string [B] tensor to
+    {"input_ids", "attention_mask"}.
 
     Example:
         >>> tokenizer = tiny_encoder.in_graph_tokenizer()  # or InGraphTokenizer(vocabulary)
@@ -50,6 +52,7 @@ def make_dataset(
         drop_remainder=drop_remainder,
         no_duplicates=no_duplicates,
         length_bucketing=length_bucketing,
+        group_by_label=group_by_label,
     )
     epochs = itertools.count()
 

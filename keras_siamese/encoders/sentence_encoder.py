@@ -85,12 +85,12 @@ class SentenceEncoder(keras.Model):
     def max_seq_length(self) -> int:
         """Most tokens per text ([CLS] and [SEP] included), kept by the tokenizer alone: the
         in-graph and on-device tokenizers and the exports read it there. Setting it checks it
-        against the backbone's ``max_position_embeddings``."""
+        against the most tokens the backbone's position table holds."""
         return self._require_tokenizer().max_seq_length
 
     @max_seq_length.setter
     def max_seq_length(self, value: int) -> None:
-        limit = self.backbone.config.max_position_embeddings
+        limit = self.backbone.config.max_sequence_length
         if not 2 <= value <= limit:
             raise ValueError(f"max_seq_length must be in [2, {limit}], got {value}.")
         self._require_tokenizer().max_seq_length = value
@@ -121,7 +121,7 @@ class SentenceEncoder(keras.Model):
 
     def load_assets(self, dir_path: str) -> None:
         if any(Path(dir_path).iterdir()):
-            limit = self.backbone.config.max_position_embeddings
+            limit = self.backbone.config.max_sequence_length
             self.tokenizer = load_tokenizer(Path(dir_path), max_positions=limit)
 
     # -- text in, embeddings out ---------------------------------------------------------------

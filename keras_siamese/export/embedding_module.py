@@ -1,13 +1,15 @@
 """The encoder as a ``tf.Module``: its weights, its tokenizer and the functions both exports use."""
 
+import contextlib
 import json
-import tempfile
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import tensorflow as tf
 
 from keras_siamese import __version__
+from keras_siamese.atomic import remove_stale_temporaries, scratch_directory
 from keras_siamese.checkpoints.sentence_transformers_format import VOCAB_FILE, save_tokenizer
 
 SENTENCES_SIGNATURE = "serving_default"
@@ -140,6 +142,9 @@ def write_tokenizer_files(
     return sorted(path for path in folder.iterdir() if path.is_file())
 
 
-def staging_folder() -> tempfile.TemporaryDirectory:
-    """A scratch folder for files that are copied into an export."""
-    return tempfile.TemporaryDirectory(prefix="keras-siamese-export-")
+def staging_folder(target: Path) -> contextlib.AbstractContextManager[Path]:
+    """A scratch folder beside the export ``target`` for files that are copied into it (not in
+    the system's temporary folder: a killed export leaves nothing there). The temporaries that
+    killed exports of ``target`` left beside it are removed first."""
+    remove_stale_temporaries(target.parent, re.escape(target.name))
+    return scratch_directory(target)

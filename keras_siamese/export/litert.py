@@ -10,8 +10,6 @@ The vocabulary and tokenizer settings travel inside the file as TFLite model met
 
 import contextlib
 import json
-import os
-import secrets
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +22,7 @@ import tensorflow as tf
 from tensorflow.lite.python import schema_py_generated as tflite_schema
 from tensorflow.lite.tools import flatbuffer_utils
 
+from keras_siamese.atomic import write_atomically
 from keras_siamese.checkpoints.sentence_transformers_format import load_tokenizer
 from keras_siamese.encoders.length_batching import embed_by_length
 from keras_siamese.export.embedding_module import (
@@ -93,14 +92,14 @@ def tflite(
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(converted))
     inputs = SENTENCES_INPUTS if with_tokenizer else TOKEN_IDS_INPUTS
     extra = {"quantize": quantize, "custom_ops": _custom_ops(model)}
-    with staging_folder() as staging:
+    with staging_folder(path) as staging:
         files = write_tokenizer_files(encoder, Path(staging), {SENTENCES_SIGNATURE: inputs}, extra)
         for file in files:
             _add_metadata(model, METADATA_PREFIX + file.name, file.read_bytes())
     content = flatbuffer_utils.convert_object_to_bytearray(model)
     with step("Checking the TFLite model against Keras"):
         _check_outputs(content, encoder, quantize, with_tokenizer)
-    _write_atomically(path, content)
+    write_atomically(path, content)
     return path
 
 
@@ -231,19 +230,3 @@ def _check_outputs(content: bytes, encoder, quantize: str, with_tokenizer: bool)
             f"{np.nan_to_num(cosines).min():.4f}, finite: {np.isfinite(embeddings).all()}); "
             "the conversion is broken and nothing was written."
         )
-
-
-def _write_atomically(path: Path, content: bytes) -> None:
-    """A hidden temporary file beside ``path`` (usual permissions, unlike ``mkstemp``'s 0600),
-    then ``os.replace``: readers see the old file or the new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.parent / f".{path.name}.tmp-{secrets.token_hex(4)}"
-    try:
-        with open(temporary, "xb") as file:
-            file.write(content)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)

@@ -72,7 +72,7 @@ def saved_model(encoder, base_dir: str | Path, version: int | None = None) -> Pa
     target = base_dir / str(version)
     if target.exists():
         raise FileExistsError(f"{target} already exists; versions are never overwritten.")
-    with step(f"Exporting the SavedModel {target}"), staging_folder() as staging:
+    with step(f"Exporting the SavedModel {target}"), staging_folder(target) as staging:
         signatures = {
             SENTENCES_SIGNATURE: SENTENCES_INPUTS,
             TOKEN_IDS_SIGNATURE: TOKEN_IDS_INPUTS,

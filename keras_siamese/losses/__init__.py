@@ -9,8 +9,13 @@ Each comes as a plain function ``xxx_loss(y_true, y_pred, ...)`` and a serialisa
 from keras_siamese import backend  # noqa: F401  (selects the TensorFlow backend first)
 
 # isort: split
+from keras_siamese.losses.angle import AnglELoss, angle_loss
 from keras_siamese.losses.base import LABEL_KINDS, SiameseLoss, negative_roles
 from keras_siamese.losses.batch_all_triplet import BatchAllTripletLoss, batch_all_triplet_loss
+from keras_siamese.losses.batch_hard_soft_margin_triplet import (
+    BatchHardSoftMarginTripletLoss,
+    batch_hard_soft_margin_triplet_loss,
+)
 from keras_siamese.losses.batch_hard_triplet import BatchHardTripletLoss, batch_hard_triplet_loss
 from keras_siamese.losses.batch_semi_hard_triplet import (
     BatchSemiHardTripletLoss,
@@ -20,6 +25,7 @@ from keras_siamese.losses.contrastive import ContrastiveLoss, contrastive_loss
 from keras_siamese.losses.cosent import CoSENTLoss, cosent_loss
 from keras_siamese.losses.cosine_similarity import CosineSimilarityLoss, cosine_similarity_loss
 from keras_siamese.losses.matryoshka import MatryoshkaLoss, matryoshka_loss
+from keras_siamese.losses.mega_batch_margin import MegaBatchMarginLoss, mega_batch_margin_loss
 from keras_siamese.losses.multiple_negatives_ranking import (
     MultipleNegativesRankingLoss,
     multiple_negatives_ranking_loss,
@@ -32,18 +38,23 @@ __all__ = [
     "LABEL_KINDS",
     "LOSSES",
     "LOSS_CLASSES",
+    "AnglELoss",
     "BatchAllTripletLoss",
+    "BatchHardSoftMarginTripletLoss",
     "BatchHardTripletLoss",
     "BatchSemiHardTripletLoss",
     "CoSENTLoss",
     "ContrastiveLoss",
     "CosineSimilarityLoss",
     "MatryoshkaLoss",
+    "MegaBatchMarginLoss",
     "MultipleNegativesRankingLoss",
     "OnlineContrastiveLoss",
     "SiameseLoss",
     "TripletLoss",
+    "angle_loss",
     "batch_all_triplet_loss",
+    "batch_hard_soft_margin_triplet_loss",
     "batch_hard_triplet_loss",
     "batch_semi_hard_triplet_loss",
     "contrastive_loss",
@@ -52,6 +63,7 @@ __all__ = [
     "get_loss",
     "loss_table",
     "matryoshka_loss",
+    "mega_batch_margin_loss",
     "multiple_negatives_ranking_loss",
     "negative_roles",
     "online_contrastive_loss",

@@ -14,26 +14,32 @@ from typing import Any
 
 import keras
 
+from keras_siamese.losses.angle import AnglELoss
 from keras_siamese.losses.base import LABEL_KINDS
 from keras_siamese.losses.batch_all_triplet import BatchAllTripletLoss
+from keras_siamese.losses.batch_hard_soft_margin_triplet import BatchHardSoftMarginTripletLoss
 from keras_siamese.losses.batch_hard_triplet import BatchHardTripletLoss
 from keras_siamese.losses.batch_semi_hard_triplet import BatchSemiHardTripletLoss
 from keras_siamese.losses.contrastive import ContrastiveLoss
 from keras_siamese.losses.cosent import CoSENTLoss
 from keras_siamese.losses.cosine_similarity import CosineSimilarityLoss
 from keras_siamese.losses.matryoshka import MatryoshkaLoss
+from keras_siamese.losses.mega_batch_margin import MegaBatchMarginLoss
 from keras_siamese.losses.multiple_negatives_ranking import MultipleNegativesRankingLoss
 from keras_siamese.losses.online_contrastive import OnlineContrastiveLoss
 from keras_siamese.losses.triplet import TripletLoss
 
 LOSS_CLASSES: tuple[type[keras.losses.Loss], ...] = (
     CoSENTLoss,
+    AnglELoss,
     CosineSimilarityLoss,
     OnlineContrastiveLoss,
     ContrastiveLoss,
     TripletLoss,
     MultipleNegativesRankingLoss,
+    MegaBatchMarginLoss,
     BatchHardTripletLoss,
+    BatchHardSoftMarginTripletLoss,
     BatchSemiHardTripletLoss,
     BatchAllTripletLoss,
     MatryoshkaLoss,

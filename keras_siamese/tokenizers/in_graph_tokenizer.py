@@ -6,8 +6,10 @@ SavedModel that TF Serving feeds with raw strings:
 
 1. Invalid UTF-8 bytes and NUL become U+FFFD, which step 3 deletes (Hugging Face deletes NUL and
    the U+FFFD that decoding with `errors="replace"` gives).
-2. The special tokens ([CLS], [SEP], [PAD], [UNK], [MASK]) are split out of the raw text and keep
-   their ids, as Hugging Face does with its added tokens (leftmost-longest match).
+2. The special tokens ([CLS], [SEP], [PAD], [UNK], [MASK], or MPNet's <s>, </s>, <pad>, [UNK],
+   <mask>) and any other added tokens are split out of the raw text and keep their ids, as Hugging
+   Face does with its added tokens (leftmost-longest match); added tokens that Hugging Face marks
+   `normalized` (MPNet's <unk>) are split out of the normalised text instead, after step 3.
 3. Normalisation with RE2 classes measured from Hugging Face (`unicode_tables`): delete control
    characters, map whitespace to " ", pad CJK ideographs with spaces; with `strip_accents` NFD and
    deletion of non-spacing marks; with `lowercase` per-character lower-casing from a table of
@@ -84,6 +86,25 @@ def _lowercase(text: tf.Tensor) -> tf.Tensor:
     return tf.strings.unicode_encode(codes.with_flat_values(flat), "UTF-8")
 
 
+def _alternatives(tokens: list[str]) -> str:
+    """A regular expression matching any of ``tokens``, the longest first."""
+    return "|".join(re.escape(token) for token in sorted(tokens, key=len, reverse=True))
+
+
+def _split_out(text: tf.Tensor, tokens: list[str], words) -> tf.RaggedTensor:
+    """Strings `[n]` -> words `[n, (words)]`: each of ``tokens`` kept whole where it occurs
+    (leftmost-longest), the text between them through ``words`` (`[m]` -> `[m, (words)]`)."""
+    pattern = _alternatives(tokens)
+    pieces = tf_text.regex_split(text, pattern, pattern)
+    flat = pieces.flat_values
+    is_token = tf.reduce_any(tf.equal(flat[:, None], tf.constant(tokens)[None, :]), axis=1)
+    between = words(tf.where(is_token, "", flat))
+    kept = tf.RaggedTensor.from_row_lengths(
+        tf.boolean_mask(flat, is_token), tf.cast(is_token, tf.int64)
+    )
+    return pieces.with_flat_values(tf.concat([kept, between], axis=1)).merge_dims(1, 2)
+
+
 @keras.saving.register_keras_serializable(package="keras_siamese")
 class InGraphTokenizer(keras.layers.Layer):
     """Strings `[batch]` -> `{"input_ids", "attention_mask"}`, int32 `[batch, longest]`.
@@ -113,6 +134,8 @@ class InGraphTokenizer(keras.layers.Layer):
         unk_token: str = SPECIAL_TOKENS["unk_token"],
         mask_token: str | None = SPECIAL_TOKENS["mask_token"],
         max_chars_per_word: int = 100,
+        added_tokens: list[str] | None = None,
+        normalized_tokens: list[str] | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -133,8 +156,9 @@ class InGraphTokenizer(keras.layers.Layer):
         self.special_tokens = {
             role: token for role, token in zip(SPECIAL_TOKENS, tokens, strict=True) if token
         }
-        longest_first = sorted(self.special_tokens.values(), key=len, reverse=True)
-        self._special_pattern = "|".join(re.escape(token) for token in longest_first)
+        self.added_tokens = list(added_tokens or ())
+        self.normalized_tokens = list(normalized_tokens or ())
+        self._raw_tokens = list(dict.fromkeys([*self.special_tokens.values(), *self.added_tokens]))
         self._vocabulary: tuple[str, ...] = ()
         if vocabulary is not None:
             self.set_vocabulary(vocabulary)
@@ -147,11 +171,20 @@ class InGraphTokenizer(keras.layers.Layer):
         special = tokenizer.special_tokens
         if not settings["clean_text"]:
             raise ValueError("InGraphTokenizer always cleans text; this tokenizer does not.")
-        if set(tokenizer.added_tokens) != set(special.values()):
+        if not set(special.values()) <= set(tokenizer.added_tokens):
             raise ValueError(
-                f"InGraphTokenizer splits out exactly {sorted(special.values())}; this tokenizer "
-                f"has the added tokens {tokenizer.added_tokens}."
+                f"InGraphTokenizer splits out the special tokens {sorted(special.values())}; "
+                f"this tokenizer has only the added tokens {tokenizer.added_tokens}."
             )
+        if tokenizer.single_word_added_tokens:
+            raise ValueError(
+                "InGraphTokenizer does not match single-word added tokens: "
+                f"{tokenizer.single_word_added_tokens}."
+            )
+        normalized = tokenizer.normalized_added_tokens
+        extra = [t for t in tokenizer.added_tokens if t not in special.values()]
+        normalized_extra = [t for t in normalized if t not in special.values()]
+        raw_extra = [t for t in extra if t not in normalized_extra and t not in normalized]
         layer = cls(
             vocabulary=tokenizer.vocabulary,
             lowercase=settings["lowercase"],
@@ -160,6 +193,8 @@ class InGraphTokenizer(keras.layers.Layer):
             max_seq_length=tokenizer.max_seq_length,
             mask_token=special.get("mask_token"),
             max_chars_per_word=tokenizer.max_chars_per_word,
+            added_tokens=raw_extra,
+            normalized_tokens=normalized_extra,
             **{role: token for role, token in special.items() if role != "mask_token"},
             **kwargs,
         )
@@ -193,7 +228,8 @@ class InGraphTokenizer(keras.layers.Layer):
         """Sets the tokens (in id order); they must include the special tokens."""
         vocabulary = tuple(vocabulary)
         ids = {token: index for index, token in reversed(list(enumerate(vocabulary)))}
-        missing = [token for token in self.special_tokens.values() if token not in ids]
+        tokens = [*self.special_tokens.values(), *self.added_tokens, *self.normalized_tokens]
+        missing = [token for token in tokens if token not in ids]
         if missing:
             raise ValueError(f"The vocabulary lacks the special tokens {missing}.")
         self._vocabulary = vocabulary
@@ -227,24 +263,21 @@ class InGraphTokenizer(keras.layers.Layer):
         strings = tf.ensure_shape(tf.convert_to_tensor(strings, tf.string), [None])
         strings = tf.strings.unicode_transcode(strings, "UTF-8", "UTF-8", errors="replace")
         strings = tf.strings.regex_replace(strings, r"\x00", "\ufffd")  # regex_split stops at NUL
-        pieces = tf_text.regex_split(strings, self._special_pattern, self._special_pattern)
-        text = pieces.flat_values
-        special = tf.reduce_any(
-            tf.equal(text[:, None], tf.constant(list(self.special_tokens.values()))[None, :]),
-            axis=1,
-        )
-        words = tf_text.regex_split(
-            self.normalize(tf.where(special, "", text)),
-            WORD_DELIMITERS,
-            unicode_tables.PUNCTUATION,
-        )
-        special_words = tf.RaggedTensor.from_row_lengths(
-            tf.boolean_mask(text, special), tf.cast(special, tf.int64)
-        )
-        words = tf.concat([special_words, words], axis=1)
+        words = _split_out(strings, self._raw_tokens, self._words)
         too_long = tf.strings.length(words.flat_values, unit="UTF8_CHAR") > self.max_chars_per_word
-        words = words.with_flat_values(tf.where(too_long, self.unk_token, words.flat_values))
-        return pieces.with_flat_values(words).merge_dims(1, 2)
+        return words.with_flat_values(tf.where(too_long, self.unk_token, words.flat_values))
+
+    def _words(self, text: tf.Tensor) -> tf.RaggedTensor:
+        """Raw text without added tokens `[n]` -> its words `[n, (words)]`, normalised, with the
+        normalised added tokens split out first."""
+        text = self.normalize(text)
+        if self.normalized_tokens:
+            return _split_out(text, self.normalized_tokens, self._plain_words)
+        return self._plain_words(text)
+
+    @staticmethod
+    def _plain_words(text: tf.Tensor) -> tf.RaggedTensor:
+        return tf_text.regex_split(text, WORD_DELIMITERS, unicode_tables.PUNCTUATION)
 
     def call(self, strings: tf.Tensor) -> dict[str, tf.Tensor]:
         if not self._vocabulary:
@@ -280,6 +313,8 @@ class InGraphTokenizer(keras.layers.Layer):
             "unk_token": self.unk_token,
             "mask_token": self.mask_token,
             "max_chars_per_word": self.max_chars_per_word,
+            "added_tokens": self.added_tokens,
+            "normalized_tokens": self.normalized_tokens,
         }
 
     def save_assets(self, dir_path: str) -> None:

@@ -119,6 +119,24 @@ class TextTokenizer:
         return [added[token_id].content for token_id in sorted(added)]
 
     @property
+    def normalized_added_tokens(self) -> list[str]:
+        """Added tokens matched on the normalised text rather than the raw one (MPNet's
+        ``<unk>``), as they read once normalised: "<UNK>" in a text becomes ``<unk>``'s id."""
+        added = self._tokenizer.get_added_tokens_decoder()
+        normalizer = self._tokenizer.normalizer
+        return [
+            normalizer.normalize_str(added[token_id].content)
+            for token_id in sorted(added)
+            if added[token_id].normalized
+        ]
+
+    @property
+    def single_word_added_tokens(self) -> list[str]:
+        """Added tokens matched only as whole words (none in the supported checkpoints)."""
+        added = self._tokenizer.get_added_tokens_decoder()
+        return [added[i].content for i in sorted(added) if added[i].single_word]
+
+    @property
     def normalizer_settings(self) -> dict:
         """`BertNormalizer` options: clean_text, handle_chinese_chars, strip_accents, lowercase."""
         normalizer = self._tokenizer.normalizer

@@ -1,10 +1,13 @@
 """``TrainingConfig``: the settings of one training run, with common-practice defaults."""
 
+import math
+import numbers
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import keras
 
+from keras_siamese.data.batching import BATCH_SAMPLERS
 from keras_siamese.losses import get_loss
 
 
@@ -12,12 +15,18 @@ from keras_siamese.losses import get_loss
 class TrainingConfig:
     """Defaults follow sentence-transformers' fine-tuning recipes: AdamW, lr 2e-5, 10% linear
     warm-up then linear decay, gradient clipping at norm 1, weight decay 0.01 (not on biases and
-    LayerNorm), batch 16, one epoch, seed 42.
+    LayerNorm), batch 16, one epoch, seed 42. The learning rate, warm-up ratio, weight decay and
+    clipping norm must be finite numbers (``clipnorm`` may be ``None``: no clipping).
 
-    ``checkpoint_every``: steps between backups (``keras.callbacks.BackupAndRestore``) and
+    ``checkpoint_every``: steps between backups (see ``fit``'s ``backup_dir``) and
     evaluations; ``None`` means once per epoch. ``mixed_precision``: ``"mixed_bfloat16"`` or
     ``"mixed_float16"`` (set before the encoder is built). ``loss``: a registered name
     (``keras_siamese.losses.LOSSES``, built with ``loss_options``) or a ``keras.losses.Loss``.
+    ``batch_sampler``: how batches are drawn, a name in ``keras_siamese.data.BATCH_SAMPLERS``
+    (as sentence-transformers' ``BatchSamplers``); ``None`` lets the loss decide
+    (``batch_sampler_for``): ``group_by_label`` for class labels (the batch triplet losses need
+    two examples of a label in a batch), ``no_duplicates`` for in-batch negatives (a duplicate
+    would be a false negative), else plain shuffled batches.
     """
 
     loss: str | keras.losses.Loss = "cosent"
@@ -31,9 +40,18 @@ class TrainingConfig:
     checkpoint_every: int | None = None
     mixed_precision: str | None = None
     loss_options: dict[str, Any] | None = None
+    batch_sampler: str | None = None
 
     def __post_init__(self) -> None:
         get_loss(self.loss, self.loss_options)  # an unknown name or bad options fail here
+        for name in ("learning_rate", "warmup_ratio", "weight_decay", "clipnorm"):
+            value = getattr(self, name)
+            if name == "clipnorm" and value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise ValueError(f"{name} must be a number, got {value!r}.")
+            if not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value}.")
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}.")
@@ -43,6 +61,11 @@ class TrainingConfig:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}.")
         if self.checkpoint_every is not None and self.checkpoint_every < 1:
             raise ValueError(f"checkpoint_every must be positive, got {self.checkpoint_every}.")
+        if self.batch_sampler is not None and self.batch_sampler not in BATCH_SAMPLERS:
+            raise ValueError(
+                f"batch_sampler must be one of {', '.join(BATCH_SAMPLERS)}, "
+                f"got {self.batch_sampler!r}."
+            )
         if self.mixed_precision not in (None, "mixed_bfloat16", "mixed_float16"):
             raise ValueError(
                 f"mixed_precision must be mixed_bfloat16 or mixed_float16, "
@@ -55,3 +78,23 @@ class TrainingConfig:
         settings = asdict(replace(self, loss="cosent"))
         settings["loss"] = loss if isinstance(loss, str) else keras.losses.serialize(loss)
         return settings
+
+
+def batch_sampler_for(config: TrainingConfig, loss: keras.losses.Loss) -> str:
+    """``config.batch_sampler``, or the one ``loss`` needs (see ``TrainingConfig``).
+
+    >>> from keras_siamese import losses
+    >>> batch_sampler_for(TrainingConfig(), losses.BatchHardTripletLoss())
+    'group_by_label'
+    >>> batch_sampler_for(TrainingConfig(), losses.MultipleNegativesRankingLoss())
+    'no_duplicates'
+    >>> batch_sampler_for(TrainingConfig(batch_sampler="batch_sampler"), losses.TripletLoss())
+    'batch_sampler'
+    """
+    if config.batch_sampler is not None:
+        return config.batch_sampler
+    if getattr(loss, "label_kind", None) == "class":
+        return "group_by_label"
+    if getattr(loss, "takes_negatives", False) or getattr(loss, "label_kind", None) == "none":
+        return "no_duplicates"
+    return "batch_sampler"

@@ -98,6 +98,44 @@ class TrainingHistory(keras.callbacks.History):
         return {k: v for k, v in logs.items() if k not in NOT_METRICS}
 
 
+def history_state(history: keras.callbacks.History) -> dict:
+    """What ``restore_history`` needs to continue ``history`` in a resumed run, JSON-ready: Keras'
+    per-epoch ``history`` and, for a ``TrainingHistory``, the per-step losses and evaluations.
+
+    >>> history = TrainingHistory()
+    >>> history.steps, history.losses = [1, 2], [0.9, 0.7]
+    >>> history.history = {"loss": [0.8]}
+    >>> again = TrainingHistory()
+    >>> restore_history(again, json.loads(json.dumps(history_state(history))))
+    >>> again.steps, again.losses, again.history
+    ([1, 2], [0.9, 0.7], {'loss': [0.8]})
+    """
+    state: dict = {
+        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+    }
+    if isinstance(history, TrainingHistory):
+        state["steps_per_epoch"] = history.steps_per_epoch
+        state["steps"] = [int(step) for step in history.steps]
+        state["losses"] = [float(loss) for loss in history.losses]
+        state["evaluations"] = [
+            [int(step), {k: float(v) for k, v in metrics.items()}]
+            for step, metrics in sorted(history.evaluations.items())
+        ]
+    return state
+
+
+def restore_history(history: keras.callbacks.History, state: Mapping) -> None:
+    """Puts back into ``history`` what ``history_state`` saved (before ``fit`` continues it)."""
+    history.history = {str(k): [float(v) for v in vs] for k, vs in state["history"].items()}
+    if isinstance(history, TrainingHistory) and "steps" in state:
+        history.steps_per_epoch = state.get("steps_per_epoch")
+        history.steps = [int(step) for step in state["steps"]]
+        history.losses = [float(loss) for loss in state["losses"]]
+        history.evaluations = {}
+        for step, metrics in state["evaluations"]:
+            history.record_evaluation(int(step), metrics)
+
+
 def history_record(
     history: keras.callbacks.History, before: Mapping[str, float] | None = None
 ) -> dict:

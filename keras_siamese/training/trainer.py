@@ -2,6 +2,9 @@
 
 import json
 import math
+import os
+import re
+import shutil
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -9,13 +12,15 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_siamese.data import Examples, make_dataset
+from keras_siamese.atomic import atomic_directory, remove_stale_temporaries
+from keras_siamese.data import BATCH_SAMPLERS, Examples, make_dataset
 from keras_siamese.encoders import SentenceEncoder
+from keras_siamese.killpoints import kill_point
 from keras_siamese.losses import get_loss
 from keras_siamese.progress import keras_verbose
 from keras_siamese.siamese import loss_roles, training_model
-from keras_siamese.training.config import TrainingConfig
-from keras_siamese.training.history import TrainingHistory
+from keras_siamese.training.config import TrainingConfig, batch_sampler_for
+from keras_siamese.training.history import TrainingHistory, history_state, restore_history
 from keras_siamese.training.schedule import WarmupLinearDecay
 
 NO_DECAY = ("bias", "gamma", "beta")
@@ -99,12 +104,162 @@ class _DropoutSeeds(keras.callbacks.Callback):
         reseed_dropout(self.model, self.seed, epoch)
 
 
-def _resume_epoch(backup_dir: Path | None) -> int:
-    """The epoch ``BackupAndRestore`` will resume at (0 for a fresh run)."""
-    metadata = None if backup_dir is None else backup_dir / "training_metadata.json"
-    if metadata is None or not metadata.is_file():
+WEIGHTS = "latest.weights.h5"  # the names keras.callbacks.BackupAndRestore uses
+METADATA = "training_metadata.json"
+HISTORY = "history.json"
+SLOT = re.compile(r"epoch-(\d{6,})")
+
+
+class NonFiniteError(ValueError):
+    """Training produced a NaN or infinite loss or weight."""
+
+
+def _slot_name(epoch: int) -> str:
+    return f"epoch-{epoch:06d}"
+
+
+def _backup_slots(backup: Path) -> list[Path]:
+    """The backups in ``backup``, newest first: its ``epoch-NNNNNN`` folders, then the folder
+    itself if it holds a backup in ``keras.callbacks.BackupAndRestore``'s layout."""
+    if not backup.is_dir():
+        return []
+    slots = [p for p in backup.iterdir() if SLOT.fullmatch(p.name) and p.is_dir()]
+    slots.sort(key=lambda p: int(SLOT.fullmatch(p.name)[1]), reverse=True)
+    if (backup / METADATA).exists() or (backup / WEIGHTS).exists():
+        slots.append(backup)
+    return slots
+
+
+def _read_metadata(slot: Path) -> dict:
+    """A backup's ``training_metadata.json``, checked: an error names the file."""
+    path = slot / METADATA
+    if not path.is_file():
+        raise ValueError(f"{path} is missing (the weights beside it have no training state)")
+    if not (slot / WEIGHTS).is_file():
+        raise ValueError(f"{path} has no {WEIGHTS} beside it")
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is not JSON ({err})") from None
+    epoch = metadata.get("epoch") if isinstance(metadata, dict) else None
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+        raise ValueError(f"{path} has no valid 'epoch' (got {metadata!r})")
+    return metadata
+
+
+def _restore_backup(
+    model: keras.Model, backup: Path | None, plan: dict, history: keras.callbacks.History | None
+) -> int:
+    """Restores the newest good backup in ``backup`` into ``model`` (weights and optimizer) and
+    ``history``; returns its epoch, 0 when there is none. A backup that cannot be read (cut short
+    by a kill, metadata without weights, empty or garbage metadata) is passed over, with a
+    warning, for the one before; when none can be read, a ``ValueError`` names the folder."""
+    if backup is None:
         return 0
-    return int(json.loads(metadata.read_text())["epoch"])
+    remove_stale_temporaries(backup, SLOT.pattern)
+    problems = []
+    for slot in _backup_slots(backup):
+        try:
+            metadata = _read_metadata(slot)
+            saved_plan = metadata.get("plan")
+            if saved_plan is not None and saved_plan != plan:
+                raise ValueError(
+                    f"{slot / METADATA} was written by a run of other settings ({saved_plan}, "
+                    f"now {plan}): rerun with the same settings"
+                )
+            if metadata["epoch"] > plan["epochs"]:
+                raise ValueError(
+                    f"{slot / METADATA} is at epoch {metadata['epoch']} of a run of "
+                    f"{plan['epochs']}: rerun with the same settings"
+                )
+            try:
+                model.load_weights(slot / WEIGHTS)
+            except Exception as err:  # h5py, Keras: a file cut short or not a backup
+                message = " ".join(str(err).split())
+                raise ValueError(f"{slot / WEIGHTS} cannot be read ({message})") from None
+            if history is not None and (slot / HISTORY).is_file():
+                try:
+                    restore_history(history, json.loads((slot / HISTORY).read_text("utf-8")))
+                except (KeyError, TypeError, ValueError, AttributeError) as err:
+                    raise ValueError(f"{slot / HISTORY} is not a history ({err!r})") from None
+        except ValueError as err:
+            problems.append(str(err))
+            continue
+        for problem in problems:
+            warnings.warn(f"skipped a backup: {problem}; resuming from {slot}", stacklevel=3)
+        return metadata["epoch"]
+    if problems:
+        raise ValueError(
+            f"cannot resume from the backup in {backup}: {problems[0]}. Delete {backup} to start "
+            "the training over."
+        )
+    return 0
+
+
+class _Backup(keras.callbacks.Callback):
+    """Saves the training state after every epoch (chunk) into ``backup/epoch-NNNNNN/``:
+    the weights and optimizer (``latest.weights.h5``), ``training_metadata.json`` and the history
+    so far. Each is written into a hidden folder renamed into place when complete, so a kill
+    leaves the backups as they were; the two newest are kept (the older one in case the newer
+    cannot be read)."""
+
+    def __init__(self, backup: Path, plan: dict, history: keras.callbacks.History | None) -> None:
+        super().__init__()
+        self.backup, self.plan, self.history = backup, plan, history
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        kill_point("step")
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.backup.mkdir(parents=True, exist_ok=True)
+        slot = self.backup / _slot_name(epoch + 1)
+        with atomic_directory(slot) as tmp:
+            self.model.save_weights(tmp / WEIGHTS)
+            kill_point("backup-weights")
+            metadata = {"epoch": epoch + 1, "batch": 0, "plan": self.plan}
+            (tmp / METADATA).write_text(json.dumps(metadata), encoding="utf-8")
+            if self.history is not None:
+                text = json.dumps(history_state(self.history))
+                (tmp / HISTORY).write_text(text, encoding="utf-8")
+            for path in tmp.iterdir():
+                with open(path, "rb") as file:
+                    os.fsync(file.fileno())
+            kill_point("backup-written")
+        kill_point("backup-renamed")
+        for old in _backup_slots(self.backup)[2:]:  # the newest two stay
+            if old == self.backup:  # BackupAndRestore's layout, from an older version
+                for name in (WEIGHTS, METADATA):
+                    (old / name).unlink(missing_ok=True)
+            else:
+                shutil.rmtree(old, ignore_errors=True)
+        kill_point("backup-pruned")
+
+
+class _StopOnNonFinite(keras.callbacks.Callback):
+    """Raises ``NonFiniteError`` on a non-finite loss (after any step) or weight (at the end of
+    an epoch, before its backup), so a diverged run fails loudly and keeps its last good backup."""
+
+    def __init__(self, backup: Path | None, learning_rate: float) -> None:
+        super().__init__()
+        self.backup, self.learning_rate = backup, learning_rate
+
+    def _fail(self, what: str) -> None:
+        step = int(self.model.optimizer.iterations.numpy())
+        kept = f"; the last good backup is kept in {self.backup}" if self.backup else ""
+        raise NonFiniteError(
+            f"training stopped at step {step}: {what} is not finite; try a lower learning rate "
+            f"(now {self.learning_rate:g}) or check the data{kept}"
+        )
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self._fail(f"the loss ({float(loss)})")
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        for variable in self.model.trainable_variables:
+            if not np.isfinite(keras.ops.convert_to_numpy(variable)).all():
+                self._fail(f"the weight {variable.path}")
 
 
 def fit(
@@ -114,6 +269,7 @@ def fit(
     callbacks: Sequence[keras.callbacks.Callback] = (),
     backup_dir: str | Path | None = None,
     verbose: int | str = "auto",
+    keep_backup: bool = False,
 ) -> keras.callbacks.History:
     """Trains ``encoder`` in place on ``train`` with ``config.loss`` and returns its History
     (a ``TrainingHistory``: also the loss of every step, see ``save_history``).
@@ -123,10 +279,24 @@ def fit(
     per role the loss declares); every branch shares the one encoder. ``config.loss`` is a
     registered loss name (``keras_siamese.losses.LOSSES``) or a ``keras.losses.Loss`` instance.
     Training is cut into Keras epochs of ``config.checkpoint_every`` steps (default: one pass over
-    the data); after each, ``callbacks`` (evaluators) run and, with
-    ``backup_dir``, ``keras.callbacks.BackupAndRestore`` saves a backup. A run killed and started
-    again with the same arguments resumes from the last backup on the same batches it would have
-    seen, and deletes the backup when it completes.
+    the data); after each, ``callbacks`` (evaluators) run and, with ``backup_dir``, a backup is
+    saved: ``backup_dir/epoch-NNNNNN/`` holds the weights and optimizer state, the position in
+    the run and the history so far, written atomically (a kill leaves the previous backups
+    whole); the two newest are kept.
+
+    A run killed and started again with the same arguments resumes from the newest backup on the
+    same batches it would have seen, with the history of the whole run, and ends with the same
+    weights as an uninterrupted run. A backup that cannot be read (cut short, or a
+    ``training_metadata.json`` that is empty, not JSON, or without its weights) is passed over,
+    with a warning, for the one before; when no backup can be read, or one was written by a run
+    of other settings, a ``ValueError`` names the file and says to delete ``backup_dir`` to start
+    over: a backup is never silently ignored nor resumed from untrained weights. A backup folder
+    with no backup in it (empty, or only temporaries of killed writes) is a fresh start.
+
+    A non-finite loss (after any step) or weight (before each backup) stops training with a
+    ``NonFiniteError`` (a ``ValueError``), the last good backup kept. The backup is deleted when
+    training completes, unless ``keep_backup`` (the ``train`` command deletes it only once the
+    trained model is saved).
     """
     loss = get_loss(config.loss, config.loss_options)
     roles = check_examples(train, loss)
@@ -145,7 +315,7 @@ def fit(
         config.batch_size,
         shuffle=True,
         seed=config.seed,
-        no_duplicates=getattr(loss, "takes_negatives", False),
+        **BATCH_SAMPLERS[batch_sampler_for(config, loss)],
     )
     # With no_duplicates a pass has a varying number of batches: count full batches then.
     steps_per_pass = int(dataset.cardinality())
@@ -155,9 +325,6 @@ def fit(
     chunk = min(config.checkpoint_every or steps_per_pass, total_steps)
     chunks = math.ceil(total_steps / chunk)
     backup = Path(backup_dir) if backup_dir is not None else None
-    start = _resume_epoch(backup)
-    # Skip what a resumed run already trained on: the same order, the same batches next.
-    stream = dataset.repeat().skip(start * chunk).take(total_steps - start * chunk)
     model.compile(
         optimizer=make_optimizer(config, total_steps),
         loss=loss,
@@ -167,18 +334,29 @@ def fit(
     # tf.function trace that step twice (about 15 s for MiniLM here).
     model.optimizer.build(model.trainable_variables)
     all_callbacks = [_DropoutSeeds(config.seed), *callbacks]
-    if not any(isinstance(callback, keras.callbacks.History) for callback in callbacks):
-        all_callbacks.append(TrainingHistory(callbacks))  # after the evaluators: sees their logs
+    history = next((c for c in callbacks if isinstance(c, keras.callbacks.History)), None)
+    if history is None:
+        history = TrainingHistory(callbacks)  # after the evaluators: sees their logs
+        all_callbacks.append(history)
+    all_callbacks.append(_StopOnNonFinite(backup, config.learning_rate))
+    plan = {"epochs": chunks, "steps_per_epoch": chunk, "steps": total_steps, "seed": config.seed}
     if backup is not None:
-        all_callbacks.append(keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=True))
+        all_callbacks.append(_Backup(backup, plan, history))
+    start = _restore_backup(model, backup, plan, history)
+    # Skip what a resumed run already trained on: the same order, the same batches next.
+    stream = dataset.repeat().skip(start * chunk).take(max(total_steps - start * chunk, 0))
     with warnings.catch_warnings():
         # The last chunk may be shorter than the others: Keras then warns it "ran out of data".
         warnings.filterwarnings("ignore", message="Your input ran out of data")
-        return model.fit(
+        result = model.fit(
             stream,
             epochs=chunks,
+            initial_epoch=start,
             steps_per_epoch=chunk,
             callbacks=all_callbacks,
             shuffle=False,  # the pipeline shuffles, reproducibly from the seed
             verbose=keras_verbose(verbose),  # "auto": one plain line per epoch in a log
         )
+    if backup is not None and not keep_backup:
+        shutil.rmtree(backup, ignore_errors=True)
+    return result
