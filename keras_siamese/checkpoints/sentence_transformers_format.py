@@ -35,7 +35,11 @@ from keras_siamese import __version__
 from keras_siamese.atomic import atomic_directory
 from keras_siamese.backbones.transformer_backbone import TransformerBackbone
 from keras_siamese.backbones.transformer_config import TransformerConfig
-from keras_siamese.checkpoints.safetensors_io import checked_weight, read_safetensors
+from keras_siamese.checkpoints.safetensors_io import (
+    checked_weight,
+    path_inside,
+    read_safetensors,
+)
 from keras_siamese.pooling import POOLING_MODES, DenseProjection, Pooling
 from keras_siamese.tokenizers.text_tokenizer import SPECIAL_TOKENS, TextTokenizer
 
@@ -193,9 +197,9 @@ def read_module_layout(folder: Path) -> ModuleLayout:
     if not modules_file.is_file():
         return ModuleLayout(transformer=folder)
     layout: ModuleLayout | None = None
-    for module in sorted(_read_json(modules_file), key=lambda m: m["idx"]):
+    for module in _module_entries(modules_file):
         kind = module["type"].rsplit(".", 1)[-1]
-        path = folder / module.get("path", "")
+        path = path_inside(folder, module.get("path", ""), modules_file)
         if kind not in MODULE_KINDS:
             raise ValueError(
                 f"{modules_file}: module type {module['type']!r} is not supported; "
@@ -214,6 +218,26 @@ def read_module_layout(folder: Path) -> ModuleLayout:
     if layout is None:
         raise ValueError(f"{modules_file} lists no Transformer module.")
     return layout
+
+
+def _module_entries(modules_file: Path) -> list[dict]:
+    """The entries of ``modules.json`` in ``idx`` order, each checked: an object with a string
+    ``type``, an optional integer ``idx`` and an optional string ``path``."""
+    entries = _read_json(modules_file)
+    if not isinstance(entries, list):
+        kind = type(entries).__name__
+        raise ValueError(f"{modules_file}: expected a list of modules, got {kind}.")
+    for number, entry in enumerate(entries):
+        problem = None
+        if not isinstance(entry, dict):
+            problem = f"is {type(entry).__name__}, not an object"
+        elif not isinstance(entry.get("type"), str):
+            problem = 'has no "type" string'
+        elif not isinstance(entry.get("idx", 0), int) or not isinstance(entry.get("path", ""), str):
+            problem = 'has a non-integer "idx" or a non-string "path"'
+        if problem:
+            raise ValueError(f"{modules_file}: module {number} {problem}.")
+    return sorted(entries, key=lambda entry: entry.get("idx", 0))
 
 
 # -- max_seq_length ------------------------------------------------------------------------------
@@ -275,7 +299,11 @@ def load_tokenizer(
     special_map = _read_json(folder / SPECIAL_TOKENS_MAP_FILE)
     roles: dict[str, str | None] = {**SPECIAL_TOKENS, **_roles(config), **_roles(special_map)}
     if (folder / TOKENIZER_FILE).is_file():
-        tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+        try:
+            tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+        except Exception as err:  # the tokenizers library raises a bare Exception
+            reason = " ".join(str(err).split())
+            raise ValueError(f"{folder / TOKENIZER_FILE}: not a tokenizer ({reason})") from err
     elif (folder / VOCAB_FILE).is_file():
         vocabulary = set((folder / VOCAB_FILE).read_text(encoding="utf-8").splitlines())
         missing = [roles[role] for role in REQUIRED_TOKEN_ROLES if roles[role] not in vocabulary]
