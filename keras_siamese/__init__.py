@@ -32,6 +32,7 @@ _NAMES = {  # top-level name -> the module that defines it
     "fit": "keras_siamese.training",
     "TrainingConfig": "keras_siamese.training",
     "semantic_search": "keras_siamese.search",
+    "mine_hard_negatives": "keras_siamese.mining",
     "Examples": "keras_siamese.data",
 }
 __all__ = ["__version__", *_SUBPACKAGES, *_NAMES]

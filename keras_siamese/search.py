@@ -45,19 +45,43 @@ def semantic_search(
     results: list[list[dict[str, float | int]]] = []
     for q_start in range(0, len(queries), query_chunk_size):
         q_chunk = queries[q_start : q_start + query_chunk_size]
-        best_scores = np.full((len(q_chunk), 0), -np.inf, dtype=np.float32)
-        best_ids = np.zeros((len(q_chunk), 0), dtype=np.int64)
+        best_scores, best_ids = empty_top_k(len(q_chunk))
         for c_start in range(0, len(corpus), corpus_chunk_size):
             scores = q_chunk @ corpus[c_start : c_start + corpus_chunk_size].T
-            k = min(top_k, scores.shape[1])
-            ids = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-            best_scores = np.concatenate([best_scores, np.take_along_axis(scores, ids, 1)], 1)
-            best_ids = np.concatenate([best_ids, ids + c_start], 1)
-            keep = np.argsort(-best_scores, axis=1, kind="stable")[:, :top_k]
-            best_scores = np.take_along_axis(best_scores, keep, 1)
-            best_ids = np.take_along_axis(best_ids, keep, 1)
+            best_scores, best_ids = merge_top_k(best_scores, best_ids, scores, c_start, top_k)
         results.extend(
             [{"corpus_id": int(i), "score": float(s)} for i, s in zip(ids_row, row, strict=True)]
             for ids_row, row in zip(best_ids, best_scores, strict=True)
         )
     return results
+
+
+def empty_top_k(rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """A running top-k for ``rows`` queries before any chunk: no scores, no ids."""
+    return np.full((rows, 0), -np.inf, dtype=np.float32), np.zeros((rows, 0), dtype=np.int64)
+
+
+def merge_top_k(
+    best_scores: np.ndarray, best_ids: np.ndarray, scores: np.ndarray, offset: int, top_k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The running top-k of each row, updated with one chunk of ``scores`` whose column ``j`` is
+    corpus id ``offset + j``: (scores, ids), best first, equal scores by lower id.
+
+    Chunks may come in any order and any size: the result is that of one pass over all columns
+    (up to which of several equal scores at the ``top_k``-th place is kept), so an exact search
+    over a corpus too large for memory goes one chunk at a time.
+
+    >>> best = empty_top_k(1)
+    >>> best = merge_top_k(*best, np.array([[0.1, 0.9]]), 0, 2)
+    >>> best = merge_top_k(*best, np.array([[0.5]]), 2, 2)
+    >>> best[1].tolist()
+    [[1, 2]]
+    """
+    k = min(top_k, scores.shape[1])
+    if k < 1:
+        return best_scores, best_ids
+    ids = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    all_scores = np.concatenate([best_scores, np.take_along_axis(scores, ids, 1)], 1)
+    all_ids = np.concatenate([best_ids, ids + offset], 1)
+    keep = np.lexsort((all_ids, -all_scores), axis=1)[:, :top_k]
+    return np.take_along_axis(all_scores, keep, 1), np.take_along_axis(all_ids, keep, 1)

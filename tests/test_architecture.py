@@ -24,6 +24,7 @@ TIERS: tuple[tuple[str, ...], ...] = (
     ("siamese",),
     ("data",),
     ("evaluation", "search"),
+    ("mining",),
     ("training", "export", "serving"),
     ("cli",),
 )

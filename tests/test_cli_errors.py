@@ -53,3 +53,23 @@ def test_evaluate_on_constant_gold_scores_is_an_error_not_nan(tiny_model_folder,
     (tmp_path / "sts.csv").write_text("\n".join(rows) + "\n")
     assert main(["evaluate", "sts", str(tiny_model_folder), str(tmp_path / "sts.csv")]) == 2
     assert "the gold scores need two different values" in _one_line_error(capsys)
+
+
+def test_out_of_memory_is_one_line_with_advice(tiny_model_folder, tmp_path, capsys, monkeypatch):
+    """TensorFlow's ResourceExhaustedError (its message runs over many lines) is one line that
+    says what to do, exit status 1, no traceback hint."""
+    import tensorflow as tf
+
+    from keras_siamese.encoders import SentenceEncoder
+
+    def exhausted(*args, **kwargs):
+        message = "OOM when allocating tensor with shape[64,12,512,512]\nHint: details..."
+        raise tf.errors.ResourceExhaustedError(None, None, message)
+
+    monkeypatch.setattr(SentenceEncoder, "encode", exhausted)
+    (tmp_path / "in.txt").write_text("a dog\n")
+    args = ["encode", str(tiny_model_folder), str(tmp_path / "in.txt"), "-o", str(tmp_path / "o")]
+    assert main(args) == 1
+    err = _one_line_error(capsys)
+    assert "out of memory (OOM when allocating tensor with shape[64,12,512,512])" in err
+    assert "smaller --batch-size" in err and "--verbose" not in err

@@ -24,7 +24,7 @@ from keras_siamese.backbones import (
 from keras_siamese.encoders import SentenceEncoder
 from keras_siamese.pooling import DenseProjection, Normalize, Pooling
 from keras_siamese.siamese import SCORE_LAYERS, Stack
-from keras_siamese.tokenizers import InGraphTokenizer
+from keras_siamese.tokenizers import InGraphTokenizer, SentencePieceTokenizer
 from keras_siamese.training import WarmupLinearDecay
 
 VOCAB = 30
@@ -38,6 +38,8 @@ TINY_BACKBONE = {
     "max_position_embeddings": 16,
 }
 TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "man", "plays", "guitar", "##s"]
+PIECES = [["<s>", 0.0], ["<pad>", 0.0], ["</s>", 0.0], ["<unk>", 0.0], ["▁hi", -1.0], ["h", -3.0]]
+ADDED_PIECES = [{"content": t, "id": i} for i, t in enumerate(["<s>", "<pad>", "</s>", "<unk>"])]
 
 
 def _rng():
@@ -109,6 +111,13 @@ LAYERS = {
         lambda: (tf.constant(["A man plays guitars.", "", "mans"]),),
         mixed_dtype=None,
     ),
+    "SentencePieceTokenizer": LayerCase(
+        lambda **kw: SentencePieceTokenizer(
+            PIECES, unk_id=3, added_tokens=ADDED_PIECES, max_seq_length=8, **kw
+        ),
+        lambda: (tf.constant(["Hi hi </s>", "", "hih"]),),
+        mixed_dtype=None,
+    ),
     "SentenceEncoder": LayerCase(_encoder, lambda: (_token_inputs(),), dtype_kwarg=False),
     "Stack": LayerCase(lambda **kw: Stack(**kw), _pair),
     **{cls.__name__: LayerCase(lambda cls=cls, **kw: cls(**kw), _pair) for cls in SCORE_LAYERS},
@@ -118,6 +127,7 @@ _SCORES = np.array([0.9, 0.1, 0.6, 0.3], dtype="float32")
 _BINARY = np.array([1, 0, 1, 0], dtype="float32")
 _CLASSES = np.array([0, 0, 1, 1, 2, 2], dtype="int32")
 _NONE = np.zeros(4, dtype="float32")
+_TEACHER_SCORES = np.array([[3.0, 1.0, 0.5], [2.0, 2.5, -1.0], [0.0, -1.0, 1.0], [4.0, 1.0, 1.0]])
 
 
 def _stacked(roles: int, batch: int = 4, dim: int = HIDDEN):
@@ -158,6 +168,19 @@ LOSSES = {
         lambda: losses.BatchAllTripletLoss(margin=1.0, distance="cosine"),
         _CLASSES,
         _floats(6, HIDDEN),
+    ),
+    "MSELoss": LossCase(
+        lambda: losses.MSELoss(columns=("english", "french")), _floats(4, HIDDEN), _stacked(2)
+    ),
+    "MarginMSELoss": LossCase(
+        lambda: losses.MarginMSELoss(similarity="cosine"),
+        _TEACHER_SCORES.astype("float32"),
+        _stacked(4),
+    ),
+    "DistillKLDivLoss": LossCase(
+        lambda: losses.DistillKLDivLoss(temperature=2.0, teacher_temperature=0.5),
+        _TEACHER_SCORES.astype("float32"),
+        _stacked(4),
     ),
     "MatryoshkaLoss": LossCase(
         lambda: losses.MatryoshkaLoss(

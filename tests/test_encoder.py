@@ -276,7 +276,8 @@ def test_save_pretrained_then_from_pretrained_keeps_every_config_value(tiny_voca
     encoder.save_pretrained(tmp_path / "first")
     settings_file = tmp_path / "first" / "config_sentence_transformers.json"
     settings = json.loads(settings_file.read_text())
-    settings.update(prompts={"query": "query: "}, default_prompt_name="query")
+    # as sentence-transformers writes them: "query" and "document" are always there
+    settings.update(prompts={"query": "query: ", "document": ""}, default_prompt_name="query")
     settings["similarity_fn_name"] = "dot"
     settings_file.write_text(json.dumps(settings))
 
@@ -300,8 +301,9 @@ def test_save_pretrained_then_from_pretrained_keeps_every_config_value(tiny_voca
     assert second["tokenizer_config.json"]["model_max_length"] == 20
     assert second["tokenizer.json"]["truncation"]["max_length"] == 20
     assert second["config_sentence_transformers.json"]["similarity_fn_name"] == "dot"
-    assert second["config_sentence_transformers.json"]["prompts"] == {"query": "query: "}
-    np.testing.assert_allclose(copy.encode(TEXTS), encoder.encode(TEXTS), atol=1e-5)
+    assert second["config_sentence_transformers.json"]["prompts"]["query"] == "query: "
+    # the default prompt applies, as in sentence-transformers; an empty prompt turns it off
+    np.testing.assert_allclose(copy.encode(TEXTS, prompt=""), encoder.encode(TEXTS), atol=1e-5)
 
 
 @pytest.mark.parametrize(

@@ -273,7 +273,7 @@ def test_a_broken_conversion_is_an_error_and_writes_nothing(tiny, tmp_path, monk
     """The known trap: a ``tf.Module`` that tracks the Keras model converts to a file of NaNs."""
 
     class HoldsTheKerasModel(tf.Module):
-        def __init__(self, encoder, tokenize=None):
+        def __init__(self, encoder, tokenize=None, assets=(), options=None):
             super().__init__()
             self.encoder = encoder
             spec = tf.TensorSpec([None, None], tf.int32)

@@ -19,6 +19,8 @@ LABELS = {
     "binary": np.array([1, 0, 1, 1, 0, 0], "float32"),
     "class": np.array([0, 0, 1, 1, 2, 2]),
     "none": np.zeros(B, "float32"),
+    "embedding": RNG.normal(size=(B, D)).astype("float32"),  # a teacher's embeddings
+    "scores": RNG.normal(size=(B, 2)).astype("float32"),  # a teacher's (positive, negative)
 }
 
 
@@ -30,7 +32,7 @@ def registered_loss(name: str) -> keras.losses.Loss:
 
 
 def data(loss: keras.losses.Loss):
-    roles = len(loss.roles)
+    roles = len(loss.roles) + getattr(loss, "min_negatives", 0)
     return LABELS[loss.label_kind], EMBEDDINGS[0 if roles == 1 else roles]
 
 
@@ -98,6 +100,9 @@ CONFIGURED = [
     L.MatryoshkaLoss(L.CoSENTLoss(scale=10.0), dims=[8, 4], weights=[1.0, 0.5]),
     L.MatryoshkaLoss("batch-all-triplet", dims=[4], normalize=False),
     L.MatryoshkaLoss(L.MatryoshkaLoss("triplet", [8, 4]), dims=[8]),  # nested
+    L.MSELoss(columns=("english", "french")),
+    L.MarginMSELoss(similarity="cosine"),
+    L.DistillKLDivLoss(temperature=2.0, teacher_temperature=0.5),
 ]
 LOSSES = [registered_loss(name) for name in sorted(L.LOSSES)] + CONFIGURED
 

@@ -29,6 +29,10 @@ BINARY = np.array([1, 0, 1, 1, 0, 0, 1, 0], "float32")
 SCORES = RNG.uniform(size=B).astype("float32")
 CLASSES = np.array([0, 0, 1, 1, 2, 2, 0, 1])
 POINTS = (RNG.normal(size=(B, D)) + np.eye(3, D)[CLASSES]).astype("float32")
+TEACHER = RNG.normal(size=(B, D)).astype("float32")  # a teacher's embeddings
+TEACHER_PER_COLUMN = RNG.normal(size=(B, 2, D)).astype("float32")
+MARGINS = RNG.normal(scale=2.0, size=B).astype("float32")  # a teacher's margins, one negative
+TEACHER_SCORES = RNG.normal(scale=3.0, size=(B, 3)).astype("float32")  # positive, 2 negatives
 
 
 class MegaBatchMargin:
@@ -42,6 +46,35 @@ class MegaBatchMargin:
 
     def compute_loss_from_embeddings(self, columns, labels):
         return self.loss.calculate_loss([[column] for column in columns])
+
+
+MNRL_OPTIONS = {  # sentence-transformers 6's options, with 2 hard negatives per anchor
+    "gte": {"directions": ("query_to_doc", "query_to_query", "doc_to_query", "doc_to_doc")},
+    "query-to-query": {"directions": ("query_to_doc", "query_to_query"), "scale": 10.0},
+    "doc-to-doc": {"directions": ("query_to_doc", "doc_to_doc")},
+    "symmetric-joint": {"directions": ("query_to_doc", "doc_to_query")},
+    "hard-negatives": {"hardness_mode": "hard_negatives", "hardness_strength": 5.0},
+    "in-batch-negatives": {"hardness_mode": "in_batch_negatives", "hardness_strength": 5.0},
+    "all-negatives": {
+        "hardness_mode": "all_negatives",
+        "hardness_strength": 9.0,
+        "directions": ("query_to_doc", "doc_to_query"),
+        "partition_mode": "per_direction",
+    },
+}
+
+
+class EmbedDistill:
+    """sentence-transformers' ``MSELoss`` on embeddings: its ``compute_loss_from_embeddings``
+    takes one teacher tensor per column, which its ``forward`` derives from the labels
+    (``[B, D]`` broadcast to every column, ``[B, n, D]`` one per column)."""
+
+    def __init__(self, **kwargs):
+        self.loss = st_losses.MSELoss(None, **kwargs)
+
+    def compute_loss_from_embeddings(self, columns, labels):
+        teachers = [labels] * len(columns) if labels.dim() == 2 else list(labels.unbind(1))
+        return self.loss.compute_loss_from_embeddings(columns, teachers)
 
 
 CASES = {
@@ -123,6 +156,15 @@ CASES = {
         BINARY,
         IN_BATCH,
     ),
+    **{
+        f"mnrl-{name}": (
+            L.MultipleNegativesRankingLoss(**options),
+            st_losses.MultipleNegativesRankingLoss(None, **options),
+            BINARY,
+            IN_BATCH,
+        )
+        for name, options in MNRL_OPTIONS.items()
+    },
     "angle": (L.AnglELoss(), st_losses.AnglELoss(None), SCORES, PAIRS),
     "angle-odd-width": (  # sentence-transformers pads odd widths with a zero
         L.AnglELoss(scale=5.0),
@@ -149,14 +191,81 @@ CASES = {
         BINARY,
         PAIRS,
     ),
+    "mse": (L.MSELoss(), EmbedDistill(), TEACHER, POINTS),
+    "mse-two-columns": (  # a sentence and its translation, both on the teacher's embedding
+        L.MSELoss(columns=("english", "french")),
+        EmbedDistill(),
+        TEACHER,
+        PAIRS,
+    ),
+    "mse-per-column": (
+        L.MSELoss(columns=("english", "french")),
+        EmbedDistill(),
+        TEACHER_PER_COLUMN,
+        PAIRS,
+    ),
+    "margin-mse": (L.MarginMSELoss(), st_losses.MarginMSELoss(None), MARGINS, TRIPLETS),
+    "margin-mse-cosine": (
+        L.MarginMSELoss(similarity="cosine"),
+        st_losses.MarginMSELoss(None, similarity_fct=st_util.pairwise_cos_sim),
+        MARGINS[:, None],
+        TRIPLETS,
+    ),
+    "margin-mse-margins": (  # two negatives, the teacher's margins
+        L.MarginMSELoss(),
+        st_losses.MarginMSELoss(None),
+        TEACHER_SCORES[:, :2],
+        IN_BATCH,
+    ),
+    "margin-mse-scores": (  # two negatives, the teacher's scores
+        L.MarginMSELoss(),
+        st_losses.MarginMSELoss(None),
+        TEACHER_SCORES,
+        IN_BATCH,
+    ),
+    "distill-kl-div": (
+        L.DistillKLDivLoss(),
+        st_losses.DistillKLDivLoss(None),
+        TEACHER_SCORES,
+        IN_BATCH,
+    ),
+    "distill-kl-div-one-negative": (
+        L.DistillKLDivLoss(temperature=2.0),
+        st_losses.DistillKLDivLoss(None, temperature=2.0),
+        TEACHER_SCORES[:, :2],
+        TRIPLETS,
+    ),
+    "distill-kl-div-temperatures": (
+        L.DistillKLDivLoss(similarity="cosine", student_temperature=0.5, teacher_temperature=3.0),
+        st_losses.DistillKLDivLoss(
+            None,
+            similarity_fct=st_util.pairwise_cos_sim,
+            student_temperature=0.5,
+            teacher_temperature=3.0,
+        ),
+        TEACHER_SCORES,
+        IN_BATCH,
+    ),
 }
 NEW = [  # checked for their gradients too
+    "mnrl-symmetric",
+    *(f"mnrl-{name}" for name in MNRL_OPTIONS),
     "angle",
     "angle-odd-width",
     "batch-hard-soft-margin-triplet",
     "batch-hard-soft-margin-triplet-cosine",
     "mega-batch-margin",
     "mega-batch-margin-margins",
+    "mse",
+    "mse-two-columns",
+    "mse-per-column",
+    "margin-mse",
+    "margin-mse-cosine",
+    "margin-mse-margins",
+    "margin-mse-scores",
+    "distill-kl-div",
+    "distill-kl-div-one-negative",
+    "distill-kl-div-temperatures",
 ]
 
 

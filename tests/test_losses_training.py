@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_siamese_models import LENGTH, TinyEncoder, tiny_encoder
+from test_siamese_models import DIM, LENGTH, TinyEncoder, tiny_encoder
 
 import keras_siamese as ks
 from conftest import make_tiny_encoder
@@ -51,10 +51,16 @@ def dataset(roles: tuple[str, ...], label_kind: str, seed: int = 0) -> tf.data.D
     elif label_kind == "class":  # single texts
         (role,) = roles
         columns, y = {role: topics}, topics.astype("int32")
+    elif label_kind == "embedding":  # single texts (or translations), a teacher's vector per topic
+        teacher = rng.normal(scale=0.5, size=(TOPICS, DIM)).astype("float32")
+        columns, y = {role: topics for role in roles}, teacher[topics]
     else:  # anchor, positive, then negatives
         columns = {roles[0]: topics, roles[1]: topics}
         columns.update({role: _other(rng, topics) for role in roles[2:]})
         y = np.zeros(EXAMPLES, "float32")
+        if label_kind == "scores":  # a teacher's scores: the positive 1, each negative 0
+            y = np.zeros((EXAMPLES, len(roles) - 1), "float32")
+            y[:, 0] = 1.0
     features = {
         f"{role}_{field}": value
         for role, role_topics in columns.items()
@@ -113,6 +119,8 @@ LABELS = {
     "binary": [1, 0, 1, 0, 1, 0, 1, 1],
     "class": [0, 0, 1, 1, 0, 1, 0, 1],
     "none": None,
+    "embedding": np.random.default_rng(0).normal(size=(8, 16)).astype("float32"),  # a teacher's
+    "scores": [[1.0, 0.0]] * 8,  # a teacher's scores of the positive and one negative
 }
 
 
@@ -155,7 +163,8 @@ def assert_trained(history, before, after):
 @pytest.mark.parametrize("name", sorted(L.LOSSES))
 def test_every_registered_loss_trains_by_name_through_fit(tiny_vocab_folder, name):
     options = {"loss": "cosent", "dims": [16, 8]} if name == "matryoshka" else None
-    roles = ("anchor", "positive", "negative_1") if name == "mnrl" else None  # hard negatives
+    with_negative = name in ("mnrl", "margin-mse", "distill-kl-div")  # hard negatives
+    roles = ("anchor", "positive", "negative_1") if with_negative else None
     encoder = make_tiny_encoder(tiny_vocab_folder)
     assert_trained(*train_two_steps(encoder, name, options, roles))
 

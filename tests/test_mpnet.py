@@ -210,9 +210,6 @@ def reference_embeddings(reference_mpnet, sts_sentences) -> np.ndarray:
     return reference_mpnet.encode(sts_sentences, batch_size=64, show_progress_bar=False)
 
 
-
-
-
 @pytest.mark.integration
 @pytest.mark.reference
 def test_all_mpnet_every_stsb_dev_sentence_matches_sentence_transformers(
@@ -268,6 +265,19 @@ def test_all_mpnet_raw_string_saved_model_matches_encode(
     some = list(range(0, len(sts_sentences), 3))
     served = serve_in_a_fresh_process(folder, [sts_sentences[i] for i in some], tmp_path)
     cosines = cosine_similarity(served, mpnet_embeddings[some], xp=np)
+    assert cosines.min() >= 0.99999, sts_sentences[some[int(np.argmin(cosines))]]
+
+
+@pytest.mark.integration
+def test_all_mpnet_float_tflite_matches_encode(mpnet, sts_sentences, mpnet_embeddings, tmp_path):
+    """The float32 TFLite file (token ids in, tokenised by ``TfliteEncoder`` in Python), on
+    every 10th sentence."""
+    from keras_siamese.export import TfliteEncoder, tflite
+
+    encoder = TfliteEncoder(tflite(mpnet, tmp_path / "mpnet.tflite"))
+    some = list(range(0, len(sts_sentences), 10))
+    embeddings = encoder.encode([sts_sentences[i] for i in some], batch_size=64)
+    cosines = cosine_similarity(embeddings, mpnet_embeddings[some], xp=np)
     assert cosines.min() >= 0.99999, sts_sentences[some[int(np.argmin(cosines))]]
 
 

@@ -106,7 +106,7 @@ def _trained_weights(vocab, interrupt_at=None, backup_dir=None):
                     raise KeyboardInterrupt
 
         callbacks.append(Interrupt())
-    config = TrainingConfig(loss="cosent", batch_size=4, learning_rate=1e-3, checkpoint_every=2)
+    config = TrainingConfig(loss="cosine", batch_size=4, learning_rate=1e-3, checkpoint_every=2)
     fit(encoder, PAIRS, config, callbacks, backup_dir=backup_dir, verbose=0)
     return [v.numpy() for v in encoder.weights]
 
@@ -246,3 +246,26 @@ def test_train_command_reports_evaluation_before_and_after(
     assert "dev_entailment_cosine_accuracy" in metrics["after"]
     history = json.loads((tmp_path / "out" / "history.json").read_text())
     assert history["dev_sts_spearman_cosine"][-1] == metrics["after"]["dev_sts_spearman_cosine"]
+
+
+def test_config_to_dict_keeps_a_wrapper_loss_and_its_options():
+    """A regression: to_dict rebuilt the config with loss="cosent" and the options of another
+    loss, so `train --loss matryoshka --loss-option loss=cosent ...` failed after training."""
+    options = {"loss": "cosent", "dims": [16, 8]}
+    settings = TrainingConfig(loss="matryoshka", loss_options=options).to_dict()
+    assert settings["loss"] == "matryoshka" and settings["loss_options"] == options
+    assert settings["loss_options"] is not options  # a copy: JSON-ready, not shared
+
+
+def test_check_examples_names_missing_negatives_and_label_shapes():
+    from keras_siamese.training import check_examples
+
+    pairs = Examples({"anchor": ["a q"], "positive": ["a d"]}, [0.5])
+    with pytest.raises(ValueError, match=r"needs at least 1 negative column\(s\)"):
+        check_examples(pairs, "margin-mse")
+    wide = Examples({"text_a": ["a"], "text_b": ["b"]}, np.ones((1, 2), "float32"))
+    with pytest.raises(ValueError, match=r"needs one score label per row; got labels of shape"):
+        check_examples(wide, "cosent")
+    flat = Examples({"text": ["a"]}, np.ones(1, "float32"))
+    with pytest.raises(ValueError, match="needs a teacher embedding per row"):
+        check_examples(flat, "mse")

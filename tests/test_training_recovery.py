@@ -2,6 +2,7 @@
 that outlive the saved model and survive kills, resumed runs equal to uninterrupted ones (weights
 and history), stale temporaries cleaned, non-finite values refused."""
 
+import dataclasses
 import json
 import math
 import re
@@ -21,7 +22,7 @@ from keras_siamese.training import trainer as trainer_module
 
 # 24 pairs, batch 4: 6 steps a pass, 12 in all, backups every 4 steps (at 4, 8 - mid-pass - and 12)
 CONFIG = TrainingConfig(
-    loss="cosent", batch_size=4, learning_rate=1e-3, epochs=2, checkpoint_every=4, seed=5
+    loss="cosine", batch_size=4, learning_rate=1e-3, epochs=2, checkpoint_every=4, seed=5
 )
 
 
@@ -50,7 +51,9 @@ def _assert_close(first, second):
 
 @pytest.fixture(scope="module")
 def uninterrupted(tiny_vocab_folder):
-    return _fit(tiny_vocab_folder)
+    weights, history = _fit(tiny_vocab_folder)
+    assert min(history.losses) > 0  # the run trains: a zero loss would leave only weight decay
+    return weights, history
 
 
 # Item 5 (and 9: resumed at a chunk boundary in the middle of a pass over the data)
@@ -292,3 +295,21 @@ def test_the_same_train_command_twice_gives_the_same_model(tiny_model_folder, tm
         strict=True,
     ):
         np.testing.assert_array_equal(a, b)
+
+
+def test_gradient_accumulation_updates_every_n_batches_and_resumes_exactly(
+    tiny_vocab_folder, tmp_path
+):
+    """(issue 11) One optimizer update per 3 batches; a backup taken mid-accumulation (every 4
+    batches) holds the accumulated gradients, so the resumed run equals the uninterrupted one."""
+    config = dataclasses.replace(CONFIG, gradient_accumulation_steps=3)
+    encoder = make_tiny_encoder(tiny_vocab_folder)
+    start = [v.numpy() for v in encoder.weights]
+    history = fit(encoder, PAIRS, config, verbose=0)
+    assert int(encoder.weights[0].numpy().size) and history.steps == list(range(1, 13))
+    clean = [v.numpy() for v in encoder.weights]
+    assert any(not np.allclose(a, b) for a, b in zip(start, clean, strict=True))
+    with pytest.raises(KeyboardInterrupt):
+        _fit(tiny_vocab_folder, tmp_path / "backup", [Interrupt(2)], config=config)
+    resumed, _ = _fit(tiny_vocab_folder, tmp_path / "backup", config=config)
+    _assert_close(clean, resumed)

@@ -1,12 +1,15 @@
 """Table of supported transformer architectures.
 
 Each entry maps a Hugging Face ``config.json`` ``model_type`` to how its checkpoint names its
-weights. The backbone itself is shared; a new BERT-family variant (RoBERTa, DistilBERT, MPNet) is a
-new row here plus, where its maths differ (RoBERTa's position offset, MPNet's relative attention
-bias), a small flag on :class:`ArchitectureSpec`.
+weights and its hyper-parameters. The backbone itself is shared; a BERT-family variant (MPNet,
+RoBERTa, XLM-RoBERTa, DistilBERT) is a row here plus, where its maths differ (RoBERTa's position
+offset, MPNet's relative attention bias), a small flag on :class:`ArchitectureSpec`.
+
+>>> sorted(ARCHITECTURES)
+['bert', 'distilbert', 'mpnet', 'roberta', 'xlm-roberta']
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,11 @@ class ArchitectureSpec:
       ``max_position_embeddings - pad - 1`` tokens;
     - ``relative_attention_buckets``: MPNet's relative position bias, one ``[buckets, heads]``
       table (``shared["relative_attention_bias"]``) whose bias, computed once, every layer adds to
-      its attention scores (0: none).
+      its attention scores (0: none);
+    - ``config_names``: ``config.json`` field names that differ from BERT's (DistilBERT's
+      ``dim``, ``n_layers``...), keyed by BERT's name;
+    - ``config_absent``: BERT fields that this architecture's ``config.json`` does not have
+      (their fixed values are ``TransformerConfig``'s defaults), not written on save.
     """
 
     model_type: str
@@ -39,6 +46,8 @@ class ArchitectureSpec:
     token_types: bool = True
     padded_positions: bool = False
     relative_attention_buckets: int = 0
+    config_names: dict[str, str] = field(default_factory=dict)
+    config_absent: frozenset[str] = field(default_factory=frozenset)
 
 
 BERT = ArchitectureSpec(
@@ -119,7 +128,70 @@ MPNET = ArchitectureSpec(
     relative_attention_buckets=32,
 )
 
-ARCHITECTURES: dict[str, ArchitectureSpec] = {spec.model_type: spec for spec in (BERT, MPNET)}
+# Hugging Face RobertaModel: BERT's names and block, position ids counted past the padding index
+# (1), a single token type. XLM-RoBERTa is the same network with a SentencePiece vocabulary.
+ROBERTA = ArchitectureSpec(
+    model_type="roberta",
+    prefixes=("", "roberta.", "model."),
+    embeddings=BERT.embeddings,
+    layer=BERT.layer,
+    linear_weights=BERT.linear_weights,
+    hf_class="RobertaModel",
+    padded_positions=True,
+)
+XLM_ROBERTA = replace(ROBERTA, model_type="xlm-roberta", hf_class="XLMRobertaModel")
+
+# Hugging Face DistilBertModel: BERT's post-LayerNorm block under other names, no token types,
+# positions 0..n-1, LayerNorm epsilon fixed at 1e-12, its own config.json field names.
+DISTILBERT = ArchitectureSpec(
+    model_type="distilbert",
+    prefixes=("", "distilbert.", "model."),
+    embeddings={
+        "word_embeddings": "embeddings.word_embeddings.weight",
+        "position_embeddings": "embeddings.position_embeddings.weight",
+        "norm_gamma": "embeddings.LayerNorm.weight",
+        "norm_beta": "embeddings.LayerNorm.bias",
+    },
+    layer={
+        "qkv_kernel": (
+            "transformer.layer.{i}.attention.q_lin.weight",
+            "transformer.layer.{i}.attention.k_lin.weight",
+            "transformer.layer.{i}.attention.v_lin.weight",
+        ),
+        "qkv_bias": (
+            "transformer.layer.{i}.attention.q_lin.bias",
+            "transformer.layer.{i}.attention.k_lin.bias",
+            "transformer.layer.{i}.attention.v_lin.bias",
+        ),
+        "attention_output_kernel": "transformer.layer.{i}.attention.out_lin.weight",
+        "attention_output_bias": "transformer.layer.{i}.attention.out_lin.bias",
+        "attention_norm_gamma": "transformer.layer.{i}.sa_layer_norm.weight",
+        "attention_norm_beta": "transformer.layer.{i}.sa_layer_norm.bias",
+        "intermediate_kernel": "transformer.layer.{i}.ffn.lin1.weight",
+        "intermediate_bias": "transformer.layer.{i}.ffn.lin1.bias",
+        "output_kernel": "transformer.layer.{i}.ffn.lin2.weight",
+        "output_bias": "transformer.layer.{i}.ffn.lin2.bias",
+        "output_norm_gamma": "transformer.layer.{i}.output_layer_norm.weight",
+        "output_norm_beta": "transformer.layer.{i}.output_layer_norm.bias",
+    },
+    linear_weights=BERT.linear_weights,
+    hf_class="DistilBertModel",
+    token_types=False,
+    config_names={
+        "hidden_size": "dim",
+        "num_hidden_layers": "n_layers",
+        "num_attention_heads": "n_heads",
+        "intermediate_size": "hidden_dim",
+        "hidden_act": "activation",
+        "hidden_dropout_prob": "dropout",
+        "attention_probs_dropout_prob": "attention_dropout",
+    },
+    config_absent=frozenset({"layer_norm_eps", "type_vocab_size"}),
+)
+
+ARCHITECTURES: dict[str, ArchitectureSpec] = {
+    spec.model_type: spec for spec in (BERT, MPNET, ROBERTA, XLM_ROBERTA, DISTILBERT)
+}
 
 
 def get_architecture(model_type: str) -> ArchitectureSpec:

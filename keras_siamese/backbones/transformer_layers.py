@@ -43,6 +43,34 @@ class LayerNorm(keras.layers.LayerNormalization):
         return ops.cast(normalised, self.compute_dtype)
 
 
+def checked_token_ids(input_ids, vocab_size: int):
+    """``input_ids``, checked to lie in ``[0, vocab_size)``: an ``InvalidArgumentError`` otherwise,
+    eagerly, in ``tf.function``, in a SavedModel (TF Serving answers INVALID_ARGUMENT) and, as
+    LiteRT's bounds-checked gather, in TFLite; never the silent wrap-around of a negative index.
+
+    >>> checked_token_ids(keras.ops.array([[0, 9]], dtype="int32"), 10).shape
+    TensorShape([1, 2])
+    >>> checked_token_ids(keras.ops.array([[-1]], dtype="int32"), 10)
+    Traceback (most recent call last):
+    ...
+    tensorflow.python.framework.errors_impl.InvalidArgumentError: ...
+    """
+    import tensorflow as tf
+
+    ids = tf.convert_to_tensor(input_ids)
+    message = f"input_ids must lie in [0, {vocab_size}), the vocabulary's ids"
+    limit = tf.cast(vocab_size, ids.dtype)
+    with tf.control_dependencies(
+        [
+            tf.debugging.assert_non_negative(ids, message=message),
+            tf.debugging.assert_less(ids, limit, message=message),
+        ]
+    ):
+        # The LiteRT converter drops assertions; a negative id made out of range instead makes
+        # LiteRT's gather fail there too ("gather index out of bounds") rather than wrap around.
+        return tf.where(ids < 0, limit, ids)
+
+
 @keras.saving.register_keras_serializable(package="keras_siamese")
 class TransformerEmbeddings(keras.layers.Layer):
     """Word + absolute position + token-type embeddings, then LayerNorm and dropout.
@@ -108,7 +136,7 @@ class TransformerEmbeddings(keras.layers.Layer):
         self.norm.build((*input_shape, self.hidden_size))
 
     def call(self, input_ids, training=None):
-        x = self.word_embeddings(input_ids)
+        x = self.word_embeddings(checked_token_ids(input_ids, self.vocab_size))
         if self.padding_idx is None:
             positions = ops.arange(ops.shape(input_ids)[1], dtype="int32")
             x = x + ops.expand_dims(self.position_embeddings(positions), 0)
@@ -266,7 +294,8 @@ class TransformerBlock(keras.layers.Layer):
         batch, length = ops.shape(x)[0], ops.shape(x)[1]
         x = ops.reshape(x, (-1, self.hidden_size))
         qkv = ops.reshape(self.qkv(x), (batch, length, 3, self.num_heads, self.head_size))
-        q, k, v = ops.unstack(ops.transpose(qkv, (2, 0, 3, 1, 4)), 3)
+        qkv = ops.transpose(qkv, (2, 0, 3, 1, 4))
+        q, k, v = qkv[0], qkv[1], qkv[2]  # not unstack: LiteRT's UNPACK fails on an empty batch
         scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / math.sqrt(self.head_size)
         if position_bias is not None:  # MPNet: [1, heads, length, length], shared by the layers
             scores = scores + position_bias

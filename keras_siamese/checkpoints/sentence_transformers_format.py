@@ -33,15 +33,23 @@ from tokenizers import Tokenizer
 
 from keras_siamese import __version__
 from keras_siamese.atomic import atomic_directory
+from keras_siamese.backbones.architectures import ArchitectureSpec, get_architecture
 from keras_siamese.backbones.transformer_backbone import TransformerBackbone
 from keras_siamese.backbones.transformer_config import TransformerConfig
+from keras_siamese.checkpoints.model_card import render_model_card
 from keras_siamese.checkpoints.safetensors_io import (
     checked_weight,
     path_inside,
     read_safetensors,
 )
 from keras_siamese.pooling import POOLING_MODES, DenseProjection, Pooling
-from keras_siamese.tokenizers.text_tokenizer import SPECIAL_TOKENS, TextTokenizer
+from keras_siamese.tokenizers.text_tokenizer import (
+    FAMILY_SPECIAL_TOKENS,
+    ROBERTA_SPECIAL_TOKENS,
+    SPECIAL_TOKENS,
+    TextTokenizer,
+    tokenizer_family,
+)
 
 MODULES_FILE = "modules.json"
 SENTENCE_BERT_CONFIG_FILE = "sentence_bert_config.json"
@@ -50,8 +58,12 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 TOKENIZER_FILE = "tokenizer.json"
 VOCAB_FILE = "vocab.txt"
+BPE_VOCAB_FILE = "vocab.json"
+BPE_MERGES_FILE = "merges.txt"
+SENTENCEPIECE_FILE = "sentencepiece.bpe.model"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
 SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
+MODEL_CARD_FILE = "README.md"
 POOLING_FOLDER = "1_Pooling"
 MODULE_KINDS = ("Transformer", "Pooling", "Dense", "Normalize")
 MODULE_TYPE_PREFIX = "sentence_transformers.models."
@@ -81,11 +93,14 @@ TORCH_ACTIVATIONS = {
     "torch.nn.modules.activation.Sigmoid": "sigmoid",
     "torch.nn.modules.activation.GELU": "gelu",
 }
-# config_sentence_transformers.json's settings, kept as read (keras-siamese does not apply them).
+# config_sentence_transformers.json's settings: prompts, default_prompt_name and truncate_dim are
+# applied by SentenceEncoder.encode; similarity_fn_name is kept as read. truncate_dim is written
+# only when set, as sentence-transformers does.
 DEFAULT_SETTINGS: dict[str, Any] = {
     "prompts": {},
     "default_prompt_name": None,
     "similarity_fn_name": "cosine",
+    "truncate_dim": None,
 }
 
 
@@ -103,7 +118,7 @@ class ModuleLayout:
 class SentenceTransformerParts:
     """A sentence-transformers model as Keras pieces: what ``load_sentence_transformer`` returns
     and ``save_sentence_transformer`` writes. ``settings``: config_sentence_transformers.json's
-    ``prompts``, ``default_prompt_name`` and ``similarity_fn_name``."""
+    ``prompts``, ``default_prompt_name``, ``similarity_fn_name`` and ``truncate_dim``."""
 
     backbone: TransformerBackbone
     pooling: Pooling
@@ -111,6 +126,7 @@ class SentenceTransformerParts:
     projections: list[keras.layers.Dense] = field(default_factory=list)
     normalize: bool = False
     settings: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_SETTINGS))
+    card_data: dict[str, Any] = field(default_factory=dict)
 
 
 # -- the whole folder ---------------------------------------------------------------------------
@@ -149,8 +165,7 @@ def load_sentence_transformer(
     tokenizer = load_tokenizer(
         layout.transformer, max_seq_length, backbone.config.max_sequence_length
     )
-    saved = _read_json(folder / SENTENCE_TRANSFORMERS_CONFIG_FILE)
-    settings = {key: saved.get(key, default) for key, default in DEFAULT_SETTINGS.items()}
+    settings = read_settings(folder / SENTENCE_TRANSFORMERS_CONFIG_FILE, dim)
     return SentenceTransformerParts(
         backbone, pooling, tokenizer, projections, layout.normalize, settings
     )
@@ -184,10 +199,58 @@ def save_sentence_transformer(parts: SentenceTransformerParts, folder: str | Pat
                 for i, (path, kind) in enumerate(modules)
             ],
         )
+        settings = {**DEFAULT_SETTINGS, **parts.settings}
+        if settings["truncate_dim"] is None:
+            del settings["truncate_dim"]
         _write_json(
             out / SENTENCE_TRANSFORMERS_CONFIG_FILE,
-            {"__version__": {"keras_siamese": __version__}, **DEFAULT_SETTINGS, **parts.settings},
+            {"__version__": {"keras_siamese": __version__}, **settings},
         )
+        card = render_model_card(_describe(parts), parts.card_data, path=str(folder))
+        (out / MODEL_CARD_FILE).write_text(card, encoding="utf-8")
+
+
+def _describe(parts: SentenceTransformerParts) -> dict[str, Any]:
+    """What the model card says of the network."""
+    config = parts.backbone.config
+    dim = parts.projections[-1].units if parts.projections else parts.pooling.output_dim
+    return {
+        "model_type": config.model_type,
+        "layers": config.num_hidden_layers,
+        "hidden_size": config.hidden_size,
+        "max_seq_length": parts.tokenizer.max_seq_length,
+        "pooling": list(parts.pooling.modes),
+        "embedding_dim": parts.settings.get("truncate_dim") or dim,
+        "normalize": parts.normalize,
+    }
+
+
+def read_settings(path: Path, embedding_dim: int) -> dict[str, Any]:
+    """``config_sentence_transformers.json``'s settings (``DEFAULT_SETTINGS`` for those it
+    lacks), checked: ``prompts`` maps names to strings (``null`` reads as ``""``), the
+    ``default_prompt_name`` is one of them, ``truncate_dim`` is in ``[1, embedding_dim]``."""
+    saved = _read_json(path)
+    if not isinstance(saved, dict):
+        raise ValueError(f"{path}: expected a JSON object, got {type(saved).__name__}.")
+    settings = {key: saved.get(key, default) for key, default in DEFAULT_SETTINGS.items()}
+    prompts = settings["prompts"] if settings["prompts"] is not None else {}
+    if not isinstance(prompts, dict) or not all(
+        isinstance(text, str | None) for text in prompts.values()
+    ):
+        raise ValueError(f"{path}: prompts must map prompt names to strings, got {prompts!r}.")
+    settings["prompts"] = {name: text or "" for name, text in prompts.items()}
+    name = settings["default_prompt_name"]
+    if name is not None and name not in settings["prompts"]:
+        raise ValueError(
+            f"{path}: default_prompt_name {name!r} is not one of the prompts "
+            f"{sorted(settings['prompts'])}."
+        )
+    dim = settings["truncate_dim"]
+    if dim is not None and (
+        isinstance(dim, bool) or not isinstance(dim, int) or not 1 <= dim <= embedding_dim
+    ):
+        raise ValueError(f"{path}: truncate_dim must be in [1, {embedding_dim}], got {dim!r}.")
+    return settings
 
 
 def read_module_layout(folder: Path) -> ModuleLayout:
@@ -277,9 +340,12 @@ def resolve_max_seq_length(
 def load_tokenizer(
     folder: str | Path, max_seq_length: int | None = None, max_positions: int | None = None
 ) -> TextTokenizer:
-    """A ``TextTokenizer`` from ``tokenizer.json``, else from ``vocab.txt`` and
-    ``tokenizer_config.json`` converted by transformers (imported only then) as ``AutoTokenizer``
-    does; special tokens from ``tokenizer_config.json`` and ``special_tokens_map.json``.
+    """A ``TextTokenizer`` from ``tokenizer.json``; without one, converted by transformers
+    (imported only then) as ``AutoTokenizer`` does: from ``vocab.txt`` (BERT WordPiece, with
+    ``tokenizer_config.json``'s casing), ``vocab.json`` + ``merges.txt`` (RoBERTa's byte-level
+    BPE) or ``sentencepiece.bpe.model`` (XLM-RoBERTa's SentencePiece Unigram; needs the
+    ``sentencepiece`` package). Special tokens from ``tokenizer_config.json`` and
+    ``special_tokens_map.json``, else the family's (``FAMILY_SPECIAL_TOKENS``).
 
     ``max_seq_length``: see ``resolve_max_seq_length``. Any truncation or padding stored in
     ``tokenizer.json`` (all-MiniLM-L6-v2 carries both at 128) is replaced.
@@ -297,14 +363,17 @@ def load_tokenizer(
     folder = Path(folder)
     config = _read_json(folder / TOKENIZER_CONFIG_FILE)
     special_map = _read_json(folder / SPECIAL_TOKENS_MAP_FILE)
-    roles: dict[str, str | None] = {**SPECIAL_TOKENS, **_roles(config), **_roles(special_map)}
+    named: dict[str, str | None] = {**_roles(config), **_roles(special_map)}
     if (folder / TOKENIZER_FILE).is_file():
         try:
             tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
         except Exception as err:  # the tokenizers library raises a bare Exception
             reason = " ".join(str(err).split())
             raise ValueError(f"{folder / TOKENIZER_FILE}: not a tokenizer ({reason})") from err
+        family = tokenizer_family(tokenizer)
+        roles = {**FAMILY_SPECIAL_TOKENS[family], **named}
     elif (folder / VOCAB_FILE).is_file():
+        roles = {**SPECIAL_TOKENS, **named}
         vocabulary = set((folder / VOCAB_FILE).read_text(encoding="utf-8").splitlines())
         missing = [roles[role] for role in REQUIRED_TOKEN_ROLES if roles[role] not in vocabulary]
         if missing:
@@ -312,40 +381,102 @@ def load_tokenizer(
         if roles["mask_token"] not in vocabulary:  # transformers would append it as a new id
             roles["mask_token"] = None
         tokenizer = _convert_vocab(folder, roles)
+    elif (folder / BPE_VOCAB_FILE).is_file() and (folder / BPE_MERGES_FILE).is_file():
+        roles = {**ROBERTA_SPECIAL_TOKENS, **named}
+        tokenizer = _convert_with(folder, "RobertaTokenizerFast", roles)
+    elif (folder / SENTENCEPIECE_FILE).is_file():
+        roles = {**ROBERTA_SPECIAL_TOKENS, **named}
+        try:
+            import sentencepiece  # noqa: F401  (transformers' conversion needs it)
+        except ImportError as err:
+            raise ImportError(
+                f"{folder / SENTENCEPIECE_FILE} is converted with the sentencepiece package, "
+                f"which is not installed: pip install 'sentencepiece>=0.2,<0.3' (or give the "
+                f"folder a {TOKENIZER_FILE})."
+            ) from err
+        tokenizer = _convert_with(folder, "XLMRobertaTokenizerFast", roles)
     else:
-        raise FileNotFoundError(f"{folder} has neither {TOKENIZER_FILE} nor {VOCAB_FILE}.")
+        raise FileNotFoundError(
+            f"{folder} has no tokenizer: none of {TOKENIZER_FILE}, {VOCAB_FILE}, "
+            f"{BPE_VOCAB_FILE} + {BPE_MERGES_FILE}, {SENTENCEPIECE_FILE}."
+        )
     sentence_bert_config = _read_json(folder / SENTENCE_BERT_CONFIG_FILE)
     length = resolve_max_seq_length(max_seq_length, sentence_bert_config, config, max_positions)
-    return TextTokenizer(tokenizer, length, roles["pad_token"], roles["mask_token"])
+    return TextTokenizer(
+        tokenizer, length, roles["pad_token"], roles["mask_token"], roles.get("unk_token")
+    )
+
+
+# tokenizer_config.json's tokenizer_class for each family (what AutoTokenizer instantiates).
+TOKENIZER_CLASSES = {
+    "wordpiece": "BertTokenizer",
+    "bpe": "RobertaTokenizer",
+    "unigram": "XLMRobertaTokenizer",
+}
 
 
 def save_tokenizer(tokenizer: TextTokenizer, folder: str | Path) -> None:
-    """Writes ``tokenizer.json`` (this truncation, no padding), ``vocab.txt``,
-    ``tokenizer_config.json`` and ``special_tokens_map.json``: the files that transformers'
-    ``AutoTokenizer``, sentence-transformers and ``load_tokenizer`` read."""
+    """Writes ``tokenizer.json`` (this truncation, no padding), ``tokenizer_config.json`` and
+    ``special_tokens_map.json``, plus ``vocab.txt`` for WordPiece and ``vocab.json`` +
+    ``merges.txt`` for byte-level BPE: the files that transformers' ``AutoTokenizer``,
+    sentence-transformers and ``load_tokenizer`` read."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    _write_json(folder / TOKENIZER_FILE, json.loads(tokenizer.to_str()))
-    (folder / VOCAB_FILE).write_text("\n".join(tokenizer.vocabulary) + "\n", encoding="utf-8")
-    settings = tokenizer.normalizer_settings
-    config = {
-        "tokenizer_class": "BertTokenizer",
-        "do_lower_case": settings["lowercase"],
-        "strip_accents": settings["strip_accents"],
-        "tokenize_chinese_chars": settings["handle_chinese_chars"],
-        "model_max_length": tokenizer.max_seq_length,
-        **tokenizer.special_tokens,
-    }
+    state = json.loads(tokenizer.to_str())
+    _write_json(folder / TOKENIZER_FILE, state)
+    config: dict[str, Any] = {"tokenizer_class": TOKENIZER_CLASSES[tokenizer.family]}
+    if tokenizer.family == "wordpiece":
+        (folder / VOCAB_FILE).write_text("\n".join(tokenizer.vocabulary) + "\n", encoding="utf-8")
+        settings = tokenizer.normalizer_settings
+        config.update(
+            do_lower_case=settings["lowercase"],
+            strip_accents=settings["strip_accents"],
+            tokenize_chinese_chars=settings["handle_chinese_chars"],
+        )
+    else:
+        config.update(
+            bos_token=tokenizer.cls_token,
+            eos_token=tokenizer.sep_token,
+            add_prefix_space=_add_prefix_space(state),
+        )
+    if tokenizer.family == "bpe":
+        model = state["model"]
+        merges = [" ".join(pair) if isinstance(pair, list) else pair for pair in model["merges"]]
+        _write_json(folder / BPE_VOCAB_FILE, model["vocab"])
+        (folder / BPE_MERGES_FILE).write_text(
+            "#version: 0.2\n" + "".join(merge + "\n" for merge in merges), encoding="utf-8"
+        )
+    config.update(model_max_length=tokenizer.max_seq_length, **tokenizer.special_tokens)
     _write_json(folder / TOKENIZER_CONFIG_FILE, config)
     _write_json(folder / SPECIAL_TOKENS_MAP_FILE, tokenizer.special_tokens)
+
+
+def _add_prefix_space(state: dict) -> bool:
+    """Whether a BPE or Unigram tokenizer's pre-tokeniser puts a space (or ▁) before the text."""
+    pre_tokenizer = state.get("pre_tokenizer") or {}
+    for step in pre_tokenizer.get("pretokenizers", [pre_tokenizer]):
+        if step.get("type") == "ByteLevel":
+            return bool(step.get("add_prefix_space"))
+        if step.get("type") == "Metaspace":
+            return step.get("prepend_scheme", "always") != "never" and step.get(
+                "add_prefix_space", True
+            )
+    return False
 
 
 def _convert_vocab(folder: Path, roles: dict[str, str | None]) -> Tokenizer:
     """transformers' own BERT WordPiece conversion of a vocab.txt folder (do_lower_case,
     strip_accents, tokenize_chinese_chars from tokenizer_config.json)."""
-    from transformers import BertTokenizerFast
+    return _convert_with(folder, "BertTokenizerFast", roles)
 
-    converted = BertTokenizerFast.from_pretrained(str(folder), local_files_only=True, **roles)
+
+def _convert_with(folder: Path, class_name: str, roles: dict[str, str | None]) -> Tokenizer:
+    """transformers' conversion of a folder's tokenizer files by the tokenizer class
+    ``class_name``, as ``AutoTokenizer`` does it (transformers is imported only here)."""
+    import transformers
+
+    converter = getattr(transformers, class_name)
+    converted = converter.from_pretrained(str(folder), local_files_only=True, **roles)
     return converted.backend_tokenizer
 
 
@@ -362,16 +493,29 @@ def _roles(config: dict) -> dict[str, str]:
 
 
 def load_backbone(folder: Path) -> TransformerBackbone:
-    """A backbone built from ``config.json`` with the weights of ``model.safetensors``."""
+    """A backbone built from ``config.json`` with the weights of ``model.safetensors``.
+
+    Every weight must be present with its shape, and every weight of the backbone's own parts
+    (embeddings, layers) in the checkpoint must be used: a checkpoint with more layers than
+    ``config.json`` says is an error naming the weights left over, not a silent truncation. The
+    main sizes are compared with the weights before anything is built.
+    """
     folder = Path(folder)
     config_file = folder / CONFIG_FILE
     if not config_file.is_file():
         raise FileNotFoundError(f"No {CONFIG_FILE} in {folder}: not a transformer checkpoint.")
-    config = TransformerConfig.from_dict(_read_json(config_file))
+    content = _read_json(config_file)
+    try:
+        config = TransformerConfig.from_dict(content)
+    except ValueError as err:
+        raise ValueError(f"{config_file}: {err}") from None
+    spec = get_architecture(config.model_type)
+    tensors = read_safetensors(folder)
+    prefix = _weight_prefix(spec, tensors, folder)
+    _check_main_sizes(config, spec, tensors, prefix, folder)
     backbone = TransformerBackbone(**config.to_dict())
     backbone.build()
-    tensors = read_safetensors(folder)
-    prefix = _weight_prefix(backbone, tensors, folder)
+    used = set()
     for keys, variable, linear in backbone.weight_bindings():
         keys = keys if isinstance(keys, tuple) else (keys,)
         shape = tuple(variable.shape)
@@ -385,13 +529,14 @@ def load_backbone(folder: Path) -> TransformerBackbone:
             )
             for key in keys
         ]
+        used.update(prefix + key for key in keys)
         value = np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
         variable.assign(value.T if linear else value)
+    _check_all_used(tensors, used, prefix, folder)
     return backbone
 
 
-def _weight_prefix(backbone: TransformerBackbone, tensors: dict, folder: Path) -> str:
-    spec = backbone.architecture
+def _weight_prefix(spec: ArchitectureSpec, tensors: dict, folder: Path) -> str:
     probe = spec.embeddings["word_embeddings"]
     for prefix in spec.prefixes:
         if prefix + probe in tensors:
@@ -400,6 +545,44 @@ def _weight_prefix(backbone: TransformerBackbone, tensors: dict, folder: Path) -
         f"{folder}: the weights do not look like a {spec.model_type} checkpoint "
         f"(no {probe!r}, with any of the prefixes {spec.prefixes})."
     )
+
+
+def _check_main_sizes(
+    config: TransformerConfig, spec: ArchitectureSpec, tensors: dict, prefix: str, folder: Path
+) -> None:
+    """The embedding tables and the first and last layers' feed-forward kernels against
+    ``config.json``, before the backbone is built (a hostile config cannot make it allocate a
+    huge model or build 100,000 layers)."""
+    hidden = config.hidden_size
+    expected = {
+        spec.embeddings["word_embeddings"]: (config.vocab_size, hidden),
+        spec.embeddings["position_embeddings"]: (config.max_position_embeddings, hidden),
+    }
+    for i in {0, config.num_hidden_layers - 1} if config.num_hidden_layers else ():
+        expected[spec.layer["intermediate_kernel"].format(i=i)] = (config.intermediate_size, hidden)
+    for key, shape in expected.items():
+        checked_weight(tensors, prefix + key, shape, folder)
+
+
+def _check_all_used(tensors: dict, used: set[str], prefix: str, folder: Path) -> None:
+    """An error naming the weights of the backbone's own parts that nothing loaded (a pooler
+    and the ``position_ids`` buffer are not parts of a sentence encoder)."""
+    parts = {key[len(prefix) :].split(".")[0] for key in used}
+    unused = sorted(
+        key
+        for key in tensors
+        if key.startswith(prefix)
+        and key[len(prefix) :].split(".")[0] in parts
+        and key not in used
+        and not key.endswith("position_ids")
+    )
+    if unused:
+        shown = ", ".join(repr(key) for key in unused[:3])
+        more = f" and {len(unused) - 3} more" if len(unused) > 3 else ""
+        raise ValueError(
+            f"{folder}: {len(unused)} checkpoint weight(s) that {CONFIG_FILE} has no place for: "
+            f"{shown}{more}. Does num_hidden_layers match the checkpoint?"
+        )
 
 
 def save_backbone(backbone: TransformerBackbone, folder: Path) -> None:
@@ -423,7 +606,8 @@ def save_backbone(backbone: TransformerBackbone, folder: Path) -> None:
 
 def load_pooling(folder: Path) -> Pooling:
     """A ``Pooling`` from ``1_Pooling/config.json``, in the 6.x format (``embedding_dimension``,
-    ``pooling_mode``) or the older one (``pooling_mode_*`` flags)."""
+    ``pooling_mode``) or the older one (``pooling_mode_*`` flags); ``include_prompt`` (default
+    true) in both."""
     config_file = Path(folder) / CONFIG_FILE
     config = _read_json(config_file)
     dim = config.get("embedding_dimension", config.get("word_embedding_dimension"))
@@ -432,7 +616,12 @@ def load_pooling(folder: Path) -> Pooling:
     modes = config.get("pooling_mode") or tuple(
         mode for mode, key in LEGACY_POOLING_KEYS.items() if config.get(key)
     )
-    return Pooling(embedding_dim=int(dim), modes=modes)
+    include_prompt = config.get("include_prompt", True)
+    if not isinstance(include_prompt, bool):
+        raise ValueError(
+            f"{config_file}: include_prompt must be true or false, got {include_prompt!r}."
+        )
+    return Pooling(embedding_dim=int(dim), modes=modes, include_prompt=include_prompt)
 
 
 def save_pooling(pooling: Pooling, folder: Path) -> None:
@@ -444,7 +633,7 @@ def save_pooling(pooling: Pooling, folder: Path) -> None:
         config.update({key: mode in pooling.modes for mode, key in LEGACY_POOLING_KEYS.items()})
     else:
         config = {"embedding_dimension": pooling.embedding_dim, "pooling_mode": list(pooling.modes)}
-    config["include_prompt"] = True
+    config["include_prompt"] = pooling.include_prompt
     Path(folder).mkdir(parents=True, exist_ok=True)
     _write_json(Path(folder) / CONFIG_FILE, config)
 
@@ -510,6 +699,8 @@ def _read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise ValueError(f"{path} is not valid JSON: {err}") from None
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path} is not UTF-8 text: {err}") from None
 
 
 def _write_json(path: Path, content: Any) -> None:

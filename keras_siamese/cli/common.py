@@ -48,6 +48,36 @@ def add_batch_size_argument(parser: argparse.ArgumentParser, default: int = 32) 
     parser.add_argument("--batch-size", type=positive_int, default=default, help="texts per batch")
 
 
+def add_prompt_arguments(parser: argparse.ArgumentParser, verb: str = "encode") -> None:
+    """``--prompt-name`` or ``--prompt``, and ``--truncate-dim`` (sentence-transformers' ``encode``
+    arguments); ``prompt_kwargs`` turns them into keyword arguments."""
+    prompts = parser.add_mutually_exclusive_group()
+    prompts.add_argument(
+        "--prompt-name",
+        default=None,
+        help=f"{verb} with the model's prompt of this name, e.g. query (default: the model's "
+        "default_prompt_name, if any)",
+    )
+    prompts.add_argument(
+        "--prompt", default=None, help='prepend this text instead, e.g. "query: " (default: none)'
+    )
+    parser.add_argument(
+        "--truncate-dim",
+        type=positive_int,
+        default=None,
+        help="keep the first N dimensions (default: the model's truncate_dim, else all)",
+    )
+
+
+def prompt_kwargs(args: argparse.Namespace) -> dict:
+    """The ``prompt_name``, ``prompt`` and ``truncate_dim`` keyword arguments of ``args``."""
+    return {
+        "prompt_name": args.prompt_name,
+        "prompt": args.prompt,
+        "truncate_dim": args.truncate_dim,
+    }
+
+
 def positive_int(value: str) -> int:
     """An integer of at least 1."""
     try:

@@ -5,9 +5,11 @@ import argparse
 from keras_siamese.cli.common import (
     add_batch_size_argument,
     add_model_argument,
+    add_prompt_arguments,
     input_file,
     load_encoder,
     output_file,
+    prompt_kwargs,
     read_lines,
 )
 
@@ -24,6 +26,7 @@ def add_parser(subparsers) -> None:
         "-o", "--output", type=output_file, required=True, help="the .npy file to write"
     )
     add_batch_size_argument(parser)
+    add_prompt_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -37,7 +40,8 @@ def run(args: argparse.Namespace) -> None:
     texts = read_lines(args.input, allow_empty=True)
     if not texts:
         print(f"warning: {args.input} has no text; writing an empty matrix", file=sys.stderr)
-    embeddings = load_encoder(args.model).encode(texts, batch_size=args.batch_size)
+    encoder = load_encoder(args.model)
+    embeddings = encoder.encode(texts, batch_size=args.batch_size, **prompt_kwargs(args))
     with atomic_file(args.output) as tmp, open(tmp, "wb") as file:
         np.save(file, embeddings)  # to a file object: np.save(path) appends ".npy" to other names
     print(f"wrote {embeddings.shape[0]} x {embeddings.shape[1]} embeddings to {args.output}")

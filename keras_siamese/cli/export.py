@@ -2,6 +2,8 @@
 
 keras-siamese export saved-model all-MiniLM-L6-v2 models/minilm [--version 3]
 keras-siamese export tflite all-MiniLM-L6-v2 minilm.tflite [--quantize dynamic]
+
+Both take --prompt-name NAME (or --prompt TEXT) and --truncate-dim N.
 """
 
 import argparse
@@ -10,9 +12,11 @@ from pathlib import Path
 from keras_siamese.cli.common import (
     UsageError,
     add_model_argument,
+    add_prompt_arguments,
     load_encoder,
     output_file,
     output_folder,
+    prompt_kwargs,
 )
 
 QUANTIZATIONS = ("none", "float16", "dynamic")  # keras_siamese.export.litert's (it imports TF)
@@ -35,6 +39,7 @@ def add_parser(subparsers) -> None:
     serving.add_argument(
         "--version", type=int, default=None, help="version number (default: newest + 1)"
     )
+    add_prompt_arguments(serving, verb="embed raw strings")
     serving.set_defaults(run=run_saved_model)
 
     phone = formats.add_parser(
@@ -55,6 +60,7 @@ def add_parser(subparsers) -> None:
         action="store_true",
         help="take raw strings (needs the tensorflow-text custom ops in the app's interpreter)",
     )
+    add_prompt_arguments(phone, verb="record for the app to prepend")
     phone.set_defaults(run=run_tflite)
 
 
@@ -72,12 +78,14 @@ def run_saved_model(args: argparse.Namespace) -> None:
     check_saved_model(args)
     from keras_siamese.export import saved_model
 
-    folder = saved_model(load_encoder(args.model), args.base_dir, version=args.version)
+    encoder = load_encoder(args.model)
+    folder = saved_model(encoder, args.base_dir, version=args.version, **prompt_kwargs(args))
     print(f"wrote {folder}")
 
 
 def run_tflite(args: argparse.Namespace) -> None:
     from keras_siamese.export import tflite
 
-    path = tflite(load_encoder(args.model), args.output, args.quantize, args.with_tokenizer)
+    encoder = load_encoder(args.model)
+    path = tflite(encoder, args.output, args.quantize, args.with_tokenizer, **prompt_kwargs(args))
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")

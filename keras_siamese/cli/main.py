@@ -11,10 +11,10 @@ import traceback
 from collections.abc import Sequence
 
 from keras_siamese import __version__
-from keras_siamese.cli import encode, evaluate, export, losses, search, train
+from keras_siamese.cli import encode, evaluate, export, losses, mine, search, train
 from keras_siamese.cli.common import VERBOSE_ENV, Parser, UsageError
 
-COMMANDS = (encode, evaluate, search, train, export, losses)
+COMMANDS = (encode, evaluate, search, train, export, losses, mine)
 TF_LOG_LEVEL_ENV = "TF_CPP_MIN_LOG_LEVEL"
 USER_ERRORS = (UsageError, ValueError, TypeError, OSError)  # OSError: FileNotFoundError, ...
 
@@ -49,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _out_of_memory(err: Exception) -> bool:
+    """Python's ``MemoryError`` or TensorFlow's ``ResourceExhaustedError`` (matched by name, so
+    that this module imports no TensorFlow)."""
+    return isinstance(err, MemoryError) or type(err).__name__ == "ResourceExhaustedError"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs one sub-command and returns the exit status: 0 done, 2 a mistake in the arguments or
     the input (one line on standard error), 1 another failure (one line; the traceback too with
@@ -67,10 +73,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         user_error = isinstance(err, USER_ERRORS)
         message = " ".join(str(err).split())  # one line
-        if not user_error or not message:
+        if _out_of_memory(err):  # the machine's limit, not a bug: no traceback hint
+            first_line = next(iter(str(err).strip().splitlines()), "")
+            message = f"out of memory ({first_line}); retry with a smaller --batch-size"
+        elif not user_error or not message:
             message = f"{type(err).__name__}: {message}".rstrip(": ")
-        if not user_error and not args.verbose:
-            message += " (an internal error: rerun with --verbose for the traceback)"
+            if not user_error and not args.verbose:
+                message += " (an internal error: rerun with --verbose for the traceback)"
         print(f"keras-siamese {args.command}: error: {message}", file=sys.stderr)
         return 2 if user_error else 1
     return 0

@@ -28,6 +28,7 @@ TABLE_FORMATS = ("csv", "tsv", "jsonl")
 EVAL_FORMATS = ("stsb", "sick")
 BATCH_SAMPLERS = ("batch_sampler", "no_duplicates", "group_by_label")  # keras_siamese.data's
 MIXED_PRECISION = ("mixed_bfloat16", "mixed_float16")
+DISTRIBUTE = ("mirrored", "multi-worker")  # keras_siamese.training.distribute's
 REQUIRED = ("model", "data", "output")
 
 
@@ -96,6 +97,7 @@ class Setting:
     choices: Any = None
     aliases: tuple[str, ...] = ()
     training: bool = False  # a TrainingConfig field
+    switch: bool = False  # a flag without a value (true/false in a config)
 
     @property
     def flags(self) -> list[str]:
@@ -131,6 +133,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("eval_format", "stsb or sick (default: --format)", choices=EVAL_FORMATS),
     Setting("eval_split", "SICK split to evaluate on (default: TRIAL)", sick_split),
     Setting(
+        "keep_best",
+        "save the weights that scored best on --eval's first metric over the evaluations "
+        "(each --checkpoint-every steps, or each epoch), not the last ones",
+        switch=True,
+    ),
+    Setting(
         "output",
         "output folder: model/, history.json, history.png, metrics.json, and backup/ while "
         "training; run again with the same folder to resume (a finished run is not redone) "
@@ -151,6 +159,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("epochs", "passes over the training data", positive_int, training=True),
     Setting("batch_size", "examples per step", positive_int, training=True),
+    Setting(
+        "gradient_accumulation_steps",
+        "batches per optimizer update (their gradients averaged)",
+        positive_int,
+        training=True,
+    ),
     Setting("learning_rate", "peak learning rate", float, aliases=("lr",), training=True),
     Setting("warmup_ratio", "fraction of the steps of linear warm-up", float, training=True),
     Setting(
@@ -175,6 +189,14 @@ SETTINGS: tuple[Setting, ...] = (
         "mixed_precision",
         "mixed-precision policy (default: none, float32)",
         choices=MIXED_PRECISION,
+        training=True,
+    ),
+    Setting(
+        "distribute",
+        "train under a tf.distribute strategy: mirrored (this machine's GPUs) or multi-worker "
+        "(one process per machine, from TF_CONFIG; --output on a shared file system); "
+        "--batch-size is the global batch (default: none, one device)",
+        choices=DISTRIBUTE,
         training=True,
     ),
 )
@@ -229,6 +251,12 @@ def add_parser(subparsers) -> None:
         help="YAML or JSON file of these settings; flags override it (default: none)",
     )
     for setting in SETTINGS:
+        if setting.switch:
+            parser.add_argument(
+                *setting.flags, dest=setting.name, action="store_true", default=None,
+                help=setting.help,
+            )  # fmt: skip
+            continue
         parser.add_argument(
             *setting.flags,
             dest=setting.name,
@@ -305,6 +333,10 @@ def read_config(path: str) -> dict[str, Any]:
 
 def _convert(setting: Setting, value: Any, where: str) -> Any:
     """A config value as its flag's: YAML reads ``2e-5`` as a string and ``16`` as an int."""
+    if setting.switch:
+        if not isinstance(value, bool):
+            raise UsageError(f"{where}: {setting.name}: expected true or false, got {value!r}")
+        return value
     structured = setting.type in (json_object, column_mapping)
     if isinstance(value, bool | list) or (isinstance(value, dict) and not structured):
         raise UsageError(f"{where}: {setting.name}: unexpected value {value!r}")
@@ -356,6 +388,8 @@ def check_settings(settings: dict[str, Any]) -> None:
             raise UsageError(f"--eval needs --eval-format stsb or sick (--format is {eval_format})")
         if settings["eval_split"] and eval_format != "sick":
             raise UsageError("--eval-split applies to a sick --eval file only")
+    elif settings["keep_best"]:
+        raise UsageError("--keep-best needs an --eval file to tell the best weights")
 
 
 def training_config(settings: dict[str, Any]):
@@ -414,6 +448,11 @@ def run(args: argparse.Namespace) -> None:
     from keras_siamese.training.recipes import development_evaluators, load_training_examples
 
     config = training_config(settings)
+    strategy = None
+    if config.distribute:  # first: MultiWorkerMirroredStrategy must precede any TF op
+        from keras_siamese.training.distribute import make_strategy
+
+        strategy = make_strategy(config.distribute)
     data_format = settings["format"] or "stsb"
     train = load_training_examples(
         settings["data"],
@@ -435,14 +474,29 @@ def run(args: argparse.Namespace) -> None:
         )
     if config.mixed_precision:
         keras.mixed_precision.set_global_policy(config.mixed_precision)
-    encoder = SentenceEncoder.from_pretrained(settings["model"])
+    if strategy is not None:
+        with strategy.scope():  # its variables distributed: trained as they are
+            encoder = SentenceEncoder.from_pretrained(settings["model"])
+    else:
+        encoder = SentenceEncoder.from_pretrained(settings["model"])
     before = {k: v for e in evaluators for k, v in e.evaluate(encoder).items()}
     print(f"{len(train)} training examples; before training: {json.dumps(before)}")
-    history = fit(encoder, train, config, evaluators, backup_dir=backup, keep_backup=True)
-    # Logged by the last epoch; evaluated now if a backup from an older version lacks them.
+    keep_best = bool(settings["keep_best"])
+    history = fit(
+        encoder, train, config, evaluators, backup_dir=backup, keep_backup=True,
+        keep_best=keep_best, strategy=strategy,
+    )  # fmt: skip
+    from keras_siamese.training.trainer import is_chief
+
+    if not is_chief(strategy):  # the chief saves the model and the history
+        print("trained (a worker other than the chief: the chief writes the outputs)")
+        return
+    # Logged by the last epoch; evaluated now if a backup from an older version lacks them, or
+    # for the best weights, put back by keep_best.
     after = {name: history.history[name][-1] for name in before if history.history.get(name)}
-    if len(after) < len(before):
+    if len(after) < len(before) or keep_best:
         after = {k: v for e in evaluators for k, v in e.evaluate(encoder).items()}
+    encoder.model_card_data["evaluation"] = {"before": before, "after": after}
     encoder.save(output / "model")
     kill_point("model-saved")
     save_history(history, output)

@@ -9,6 +9,7 @@ from keras_siamese.data.pipeline import make_dataset
 from keras_siamese.data.sick import read_sick, sick_binary_pairs, sick_triplets
 from keras_siamese.data.sts import read_sts
 from keras_siamese.data.table import read_table
+from keras_siamese.data.teacher import with_teacher_embeddings, with_teacher_scores
 from keras_siamese.data.tfds_reader import read_tfds
 
 __all__ = [
@@ -23,4 +24,6 @@ __all__ = [
     "read_tfds",
     "sick_binary_pairs",
     "sick_triplets",
+    "with_teacher_embeddings",
+    "with_teacher_scores",
 ]

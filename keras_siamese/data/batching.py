@@ -168,6 +168,11 @@ def _check_group_by_label(
 ) -> None:
     if examples.labels is None:
         raise ValueError("group_by_label needs labelled examples (class labels)")
+    if examples.labels.ndim != 1:
+        raise ValueError(
+            f"group_by_label needs one class label per row, got labels of shape "
+            f"{examples.labels.shape}"
+        )
     if batch_size < 4 or batch_size % 2:
         raise ValueError(f"group_by_label needs an even batch_size >= 4, got {batch_size}")
     if not shuffle:

@@ -14,8 +14,10 @@ class Examples:
     """Columns of texts keyed by role, plus an optional label per row, checked on construction.
 
     Every column is a list of non-empty strings, all columns have the same length, and the labels
-    are either finite numbers (stored as float32 scores or int32 class ids) or non-empty strings
-    (class names, see `relabel`). `label_range=(low, high)` also checks numeric labels lie inside.
+    are either finite numbers (stored as float32 scores or int32 class ids; a row may hold a
+    vector of them, e.g. a teacher's embedding or scores, for labels `[rows, ...]`) or non-empty
+    strings (class names, see `relabel`). `label_range=(low, high)` also checks numeric labels
+    lie inside.
     Roles name the model inputs (`{role}_input_ids`), so they must be Python identifiers.
 
     Example:
@@ -113,18 +115,23 @@ def _checked_labels(
     if array.dtype == object:  # e.g. numbers mixed with None: missing values become NaN
         with contextlib.suppress(TypeError, ValueError):
             array = array.astype(np.float64)
-    if array.ndim != 1 or len(array) != rows:
-        raise ValueError(f"labels have shape {array.shape}, expected ({rows},) like the columns")
+    vectors = array.ndim > 1 and array.dtype.kind in "biuf"
+    if (array.ndim != 1 and not vectors) or len(array) != rows:
+        raise ValueError(
+            f"labels have shape {array.shape}, expected ({rows},) like the columns "
+            f"(or ({rows}, ...): a vector of numbers per row)"
+        )
     if array.dtype.kind in "OSU":
         return _checked_class_names(array)
     if array.dtype.kind not in "biuf":
         raise ValueError(f"labels must be numbers or strings, got dtype {array.dtype}")
-    bad = np.flatnonzero(~np.isfinite(array))
+    rows_of = (lambda mask: mask.reshape(rows, -1).any(axis=1)) if vectors else (lambda mask: mask)
+    bad = np.flatnonzero(rows_of(~np.isfinite(array)))
     if bad.size:
         raise ValueError(f"label in row {bad[0]} is {array[bad[0]]!s}: labels must be finite")
     if label_range is not None:
         low, high = label_range
-        bad = np.flatnonzero((array < low) | (array > high))
+        bad = np.flatnonzero(rows_of((array < low) | (array > high)))
         if bad.size:
             raise ValueError(f"label in row {bad[0]} is {array[bad[0]]!s}, outside [{low}, {high}]")
     return array.astype(np.float32 if array.dtype.kind == "f" else np.int32)

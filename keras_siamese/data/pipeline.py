@@ -28,7 +28,8 @@ def make_dataset(
 
     `features` maps `{role}_input_ids` and `{role}_attention_mask` (int32 [B, T], each role padded
     to its longest text in the batch) for every role; `labels` are float32 scores or int32 class
-    ids, or zeros when the examples have none (in-batch-negative losses ignore them). The batches
+    ids ([B]; [B, ...] for vector labels, e.g. a teacher's embeddings or scores), or zeros when
+    the examples have none (in-batch-negative losses ignore them). The batches
     follow a `BatchPlan` (see it for `shuffle`, `length_bucketing`, `no_duplicates`,
     `group_by_label` and `drop_remainder`); each new pass over the dataset (each epoch) is
     shuffled anew, reproducibly from `seed`. `tokenizer` maps a tf.string [B] tensor to

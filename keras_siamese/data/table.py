@@ -74,7 +74,8 @@ def table_rows(
 
 
 def parse_labels(values: list[object]) -> np.ndarray:
-    """int32 if every value is an integer, float32 if every value is a number, else strings.
+    """int32 if every value is an integer, float32 if every value is a number, else strings;
+    lists (JSON arrays, e.g. a teacher's embedding or scores) give one float vector per row.
 
     Missing values (None or "") become NaN or "" so that `Examples` reports their row.
 
@@ -82,6 +83,11 @@ def parse_labels(values: list[object]) -> np.ndarray:
         >>> parse_labels(["1", "0"]), parse_labels(["0.5", 1]), parse_labels(["yes", "no"])
         (array([1, 0]), array([0.5, 1. ]), array(['yes', 'no'], dtype='<U3'))
     """
+    if values and all(isinstance(value, list) for value in values):  # JSON arrays: vector labels
+        try:
+            return np.array(values, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError("vector labels must be lists of numbers, all of one length") from None
     for parse in (_integer, float):
         try:
             return np.array([np.nan if value in (None, "") else parse(value) for value in values])

@@ -1,7 +1,7 @@
 """`Evaluator`: the Keras callback base of the evaluators, also callable outside training."""
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Literal, Protocol
 
 import keras
 import numpy as np
@@ -69,12 +69,22 @@ class Evaluator(keras.callbacks.Callback):
     def __call__(self, encoder: Encoder | None = None) -> dict[str, float]:
         return self.evaluate(encoder)
 
-    def embed(self, encoder: Encoder, *texts: Sequence[str]) -> list[np.ndarray]:
+    def embed(
+        self,
+        encoder: Encoder,
+        *texts: Sequence[str],
+        kind: Literal["query", "document"] | None = None,
+    ) -> list[np.ndarray]:
         """Embeddings of each list of texts, encoding every distinct text once (with progress
-        named after this evaluator when it takes more than a couple of seconds)."""
+        named after this evaluator when it takes more than a couple of seconds).
+
+        `kind` encodes with the encoder's `encode_query` or `encode_document` (its prompts, as
+        sentence-transformers' retrieval evaluators do) where it has one, else with `encode`."""
         unique = list(dict.fromkeys(text for column in texts for text in column))
+        encode = getattr(encoder, f"encode_{kind}", None) if kind else None
+        encode = encode if callable(encode) else encoder.encode
         with labelled(self.name, leave=False):  # the encoder's progress, named after this one
-            vectors = encoder.encode(unique, batch_size=self.batch_size, show_progress_bar=None)
+            vectors = encode(unique, batch_size=self.batch_size, show_progress_bar=None)
         vectors = np.asarray(vectors, dtype=np.float32)
         position = {text: row for row, text in enumerate(unique)}
         return [vectors[[position[text] for text in column]] for column in texts]

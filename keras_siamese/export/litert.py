@@ -34,6 +34,7 @@ from keras_siamese.export.embedding_module import (
     TOKEN_IDS_INPUTS,
     EmbeddingModule,
     check_exportable,
+    export_options,
     staging_folder,
     write_tokenizer_files,
 )
@@ -57,7 +58,14 @@ MIN_PROBE_COSINE = {"none": 0.9999, "float16": 0.999, "dynamic": 0.9}
 
 
 def tflite(
-    encoder, path: str | Path, quantize: str | None = None, with_tokenizer: bool = False
+    encoder,
+    path: str | Path,
+    quantize: str | None = None,
+    with_tokenizer: bool = False,
+    *,
+    prompt_name: str | None = None,
+    prompt: str | None = None,
+    truncate_dim: int | None = None,
 ) -> Path:
     """Writes ``encoder`` as a TFLite file (atomically: a temporary file, then ``os.replace``).
 
@@ -67,6 +75,10 @@ def tflite(
     ``with_tokenizer=True`` takes ``sentences`` (string ``[batch]``) instead and needs the
     tensorflow-text custom ops at run time (see ``tflite_interpreter``).
 
+    ``truncate_dim`` gives ``[batch, truncate_dim]``; ``prompt_name`` / ``prompt`` (default: the
+    model's ``default_prompt_name``) is recorded in the metadata for the app to prepend (and
+    ``TfliteEncoder`` does); a raw-string file cannot prepend it (LiteRT has no string kernels).
+
     >>> tflite(tiny_encoder, "tiny.tflite", quantize="dynamic")
     PosixPath('tiny.tflite')
     """
@@ -74,9 +86,16 @@ def tflite(
     quantize = "none" if quantize is None else quantize
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}.")
+    options = export_options(encoder, prompt_name, prompt, truncate_dim)
+    if with_tokenizer and options["prompt"]:
+        raise ValueError(
+            f"A raw-string TFLite file cannot prepend the prompt {options['prompt']!r} (LiteRT "
+            "has no string kernels); export token ids (the metadata records the prompt) or "
+            'pass prompt="".'
+        )
     path = Path(path)
     on_device = OnDeviceTokenizer(encoder.tokenizer) if with_tokenizer else None
-    module = EmbeddingModule(encoder, on_device)
+    module = EmbeddingModule(encoder, on_device, options=options)
     function = module.embed_sentences if with_tokenizer else module.embed_token_ids
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
         [function.get_concrete_function()], module
@@ -93,12 +112,13 @@ def tflite(
     inputs = SENTENCES_INPUTS if with_tokenizer else TOKEN_IDS_INPUTS
     extra = {"quantize": quantize, "custom_ops": _custom_ops(model)}
     with staging_folder(path) as staging:
-        files = write_tokenizer_files(encoder, Path(staging), {SENTENCES_SIGNATURE: inputs}, extra)
+        signatures = {SENTENCES_SIGNATURE: inputs}
+        files = write_tokenizer_files(encoder, Path(staging), signatures, extra, options)
         for file in files:
             _add_metadata(model, METADATA_PREFIX + file.name, file.read_bytes())
     content = flatbuffer_utils.convert_object_to_bytearray(model)
     with step("Checking the TFLite model against Keras"):
-        _check_outputs(content, encoder, quantize, with_tokenizer)
+        _check_outputs(content, encoder, quantize, with_tokenizer, options)
     write_atomically(path, content)
     return path
 
@@ -167,6 +187,8 @@ class TfliteEncoder:
                 folder, max_seq_length=self.config["tokenizer"]["max_seq_length"]
             )
         self.embedding_dim = self.config["embedding_dim"]
+        # token-id files: the prompt the export recorded, prepended here as an app would
+        self.prompt = "" if self.takes_strings else self.config.get("prompt", {}).get("text", "")
         self._runner = tflite_interpreter(path, num_threads).get_signature_runner()
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
@@ -174,7 +196,7 @@ class TfliteEncoder:
         if self.takes_strings:
             inputs = {SENTENCES_INPUT: np.array(texts, dtype=object)}
             return self._runner(**inputs)[EMBEDDINGS_OUTPUT]
-        return self._embed_ids(self.tokenizer.encode_ids(texts))
+        return self._embed_ids(self.tokenizer.encode_ids([self.prompt + t for t in texts]))
 
     def _embed_ids(self, ids: list[np.ndarray]) -> np.ndarray:
         return self._runner(**self.tokenizer.pad(ids))[EMBEDDINGS_OUTPUT]
@@ -191,7 +213,8 @@ class TfliteEncoder:
         if self.takes_strings:
             items, embed_batch = check_texts(texts), self
         else:
-            items = self.tokenizer.encode_ids(texts, allow_empty=False)
+            prompted = [self.prompt + text for text in check_texts(texts)]
+            items = self.tokenizer.encode_ids(prompted, allow_empty=False)
             embed_batch = self._embed_ids
         embeddings = embed_by_length(
             items, embed_batch, self.embedding_dim, batch_size, show_progress_bar
@@ -213,10 +236,13 @@ def _add_metadata(model: tflite_schema.ModelT, name: str, data: bytes) -> None:
     model.metadata.append(entry)
 
 
-def _check_outputs(content: bytes, encoder, quantize: str, with_tokenizer: bool) -> None:
+def _check_outputs(
+    content: bytes, encoder, quantize: str, with_tokenizer: bool, options: dict
+) -> None:
     """Runs the converted model on ``PROBE_SENTENCES`` against Keras; raises if it is broken."""
-    tokens = encoder.tokenizer(list(PROBE_SENTENCES))
-    expected = encoder(tokens, training=False).numpy()
+    tokens = encoder.tokenizer([options["prompt"] + text for text in PROBE_SENTENCES])
+    inputs = {**tokens, "prompt_length": np.int32(options["prompt_length"])}
+    expected = encoder(inputs, training=False).numpy()[:, : options["embedding_dim"]]
     runner = tflite_interpreter(content).get_signature_runner()
     if with_tokenizer:
         got = runner(**{SENTENCES_INPUT: np.array(PROBE_SENTENCES, dtype=object)})

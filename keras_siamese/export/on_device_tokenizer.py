@@ -35,6 +35,12 @@ class OnDeviceTokenizer(tf.Module):
         import tensorflow_text as tf_text
 
         super().__init__(name="on_device_tokenizer")
+        if text_tokenizer.family != "wordpiece":
+            raise ValueError(
+                "Raw-string TFLite files are available for WordPiece tokenizers only, not "
+                f"{text_tokenizer.family}; the token-id TFLite file (with_tokenizer=False) still "
+                "is."
+            )
         settings = text_tokenizer.normalizer_settings
         lowercase = bool(settings["lowercase"])
         strip_accents = settings["strip_accents"]

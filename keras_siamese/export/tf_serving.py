@@ -1,5 +1,6 @@
 """SavedModels for TF Serving: ``BASE_DIR/<version>/``, written atomically, raw strings in."""
 
+import warnings
 from pathlib import Path
 
 import tensorflow as tf
@@ -12,10 +13,12 @@ from keras_siamese.export.embedding_module import (
     TOKEN_IDS_SIGNATURE,
     EmbeddingModule,
     check_exportable,
+    export_options,
     staging_folder,
     write_tokenizer_files,
 )
 from keras_siamese.progress import step
+from keras_siamese.tokenizers import RawStringsUnavailable
 
 TF_TEXT_MISSING = (
     "This SavedModel tokenises with tensorflow-text ops (RegexSplitWithOffsets, NormalizeUTF8, "
@@ -43,7 +46,15 @@ def model_versions(base_dir: str | Path) -> list[int]:
     )
 
 
-def saved_model(encoder, base_dir: str | Path, version: int | None = None) -> Path:
+def saved_model(
+    encoder,
+    base_dir: str | Path,
+    version: int | None = None,
+    *,
+    prompt_name: str | None = None,
+    prompt: str | None = None,
+    truncate_dim: int | None = None,
+) -> Path:
     """Writes ``encoder`` as ``base_dir/<version>/``, the layout TF Serving watches; returns it.
 
     ``version`` defaults to one past the newest; an existing version is never overwritten
@@ -56,6 +67,14 @@ def saved_model(encoder, base_dir: str | Path, version: int | None = None) -> Pa
     - ``embed_token_ids``: ``input_ids`` and ``attention_mask`` (int32 ``[batch, length]``) ->
       ``embeddings``, for clients that tokenise themselves.
 
+    A byte-level BPE (RoBERTa) tokenizer has no exact in-graph twin: its export warns with
+    ``RawStringsUnavailable``'s message and has ``embed_token_ids`` only.
+
+    ``prompt_name`` / ``prompt`` and ``truncate_dim`` are baked in as ``encode`` applies them
+    (default: the model's ``default_prompt_name`` and ``truncate_dim``): ``serving_default``
+    prepends the prompt in the graph and both signatures give ``[batch, truncate_dim]``; both
+    are recorded in ``keras_siamese_export.json``.
+
     The tokenizer files and ``keras_siamese_export.json`` are assets inside the folder.
     Loading it needs ``import tensorflow_text`` first (see ``load_saved_model``). The export
     (tens of seconds for MiniLM) writes ``Exporting ...`` and ``... done in X s`` to stderr.
@@ -64,6 +83,7 @@ def saved_model(encoder, base_dir: str | Path, version: int | None = None) -> Pa
     PosixPath('models/tiny/1')
     """
     check_exportable(encoder)
+    options = export_options(encoder, prompt_name, prompt, truncate_dim)
     base_dir = Path(base_dir)
     if version is None:
         version = max(model_versions(base_dir), default=0) + 1
@@ -77,8 +97,14 @@ def saved_model(encoder, base_dir: str | Path, version: int | None = None) -> Pa
             SENTENCES_SIGNATURE: SENTENCES_INPUTS,
             TOKEN_IDS_SIGNATURE: TOKEN_IDS_INPUTS,
         }
-        assets = write_tokenizer_files(encoder, Path(staging), signatures)
-        module = EmbeddingModule(encoder, encoder.in_graph_tokenizer(), assets)
+        try:
+            tokenize = encoder.in_graph_tokenizer()
+        except RawStringsUnavailable as err:  # byte-level BPE: the token-id signature only
+            warnings.warn(str(err), stacklevel=2)
+            tokenize = None
+            del signatures[SENTENCES_SIGNATURE]
+        assets = write_tokenizer_files(encoder, Path(staging), signatures, options=options)
+        module = EmbeddingModule(encoder, tokenize, assets, options)
         with atomic_directory(target, overwrite=False) as folder:
             tf.saved_model.save(module, str(folder), signatures=module.signatures())
     return target

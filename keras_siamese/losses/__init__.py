@@ -24,8 +24,11 @@ from keras_siamese.losses.batch_semi_hard_triplet import (
 from keras_siamese.losses.contrastive import ContrastiveLoss, contrastive_loss
 from keras_siamese.losses.cosent import CoSENTLoss, cosent_loss
 from keras_siamese.losses.cosine_similarity import CosineSimilarityLoss, cosine_similarity_loss
+from keras_siamese.losses.distill_kl_div import DistillKLDivLoss, distill_kl_div_loss
+from keras_siamese.losses.margin_mse import MarginMSELoss, margin_mse_loss
 from keras_siamese.losses.matryoshka import MatryoshkaLoss, matryoshka_loss
 from keras_siamese.losses.mega_batch_margin import MegaBatchMarginLoss, mega_batch_margin_loss
+from keras_siamese.losses.mse import MSELoss, mse_loss
 from keras_siamese.losses.multiple_negatives_ranking import (
     MultipleNegativesRankingLoss,
     multiple_negatives_ranking_loss,
@@ -46,6 +49,9 @@ __all__ = [
     "CoSENTLoss",
     "ContrastiveLoss",
     "CosineSimilarityLoss",
+    "DistillKLDivLoss",
+    "MSELoss",
+    "MarginMSELoss",
     "MatryoshkaLoss",
     "MegaBatchMarginLoss",
     "MultipleNegativesRankingLoss",
@@ -60,10 +66,13 @@ __all__ = [
     "contrastive_loss",
     "cosent_loss",
     "cosine_similarity_loss",
+    "distill_kl_div_loss",
     "get_loss",
     "loss_table",
+    "margin_mse_loss",
     "matryoshka_loss",
     "mega_batch_margin_loss",
+    "mse_loss",
     "multiple_negatives_ranking_loss",
     "negative_roles",
     "online_contrastive_loss",

@@ -7,7 +7,10 @@ A loss declares, as class attributes, what it consumes:
   "positive", "negative")``, ``("text",)``); ``takes_negatives`` adds any number of
   ``negative_1 ... negative_k`` columns after them;
 - ``label_kind``: ``"score"`` (float similarity in [0, 1]), ``"binary"`` (0/1), ``"class"`` (int
-  class ids) or ``"none"`` (the dataset still yields a dummy ``y``: Keras needs one).
+  class ids), ``"embedding"`` (a teacher's embedding, a float vector per example),
+  ``"scores"`` (a teacher's scores or margins, a float or a float vector per example) or
+  ``"none"`` (the dataset still yields a dummy ``y``: Keras needs one);
+- ``min_negatives``: for a loss that ``takes_negatives``, how many it needs at least (0 or 1).
 
 ``y_pred`` is always embeddings, as the training model stacks them: ``[B, n, D]`` for n roles
 (in ``roles`` order), ``[B, D]`` for a single role. Losses score the embeddings themselves with
@@ -22,11 +25,13 @@ import keras
 
 from keras_siamese import similarity as metrics
 
-LabelKind = Literal["score", "binary", "class", "none"]
+LabelKind = Literal["score", "binary", "class", "embedding", "scores", "none"]
 LABEL_KINDS: dict[str, str] = {
     "score": "float similarity in [0, 1]",
     "binary": "1 similar / 0 dissimilar",
     "class": "int class id",
+    "embedding": "teacher embedding (float vector)",
+    "scores": "teacher scores or margins (float vector)",
     "none": "none (dummy zeros)",
 }
 
@@ -65,6 +70,7 @@ class SiameseLoss(keras.losses.Loss):
     roles: ClassVar[tuple[str, ...]]
     label_kind: ClassVar[LabelKind]
     takes_negatives: ClassVar[bool] = False
+    min_negatives: ClassVar[int] = 0
 
     def __init__(
         self,

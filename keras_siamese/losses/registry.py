@@ -23,8 +23,11 @@ from keras_siamese.losses.batch_semi_hard_triplet import BatchSemiHardTripletLos
 from keras_siamese.losses.contrastive import ContrastiveLoss
 from keras_siamese.losses.cosent import CoSENTLoss
 from keras_siamese.losses.cosine_similarity import CosineSimilarityLoss
+from keras_siamese.losses.distill_kl_div import DistillKLDivLoss
+from keras_siamese.losses.margin_mse import MarginMSELoss
 from keras_siamese.losses.matryoshka import MatryoshkaLoss
 from keras_siamese.losses.mega_batch_margin import MegaBatchMarginLoss
+from keras_siamese.losses.mse import MSELoss
 from keras_siamese.losses.multiple_negatives_ranking import MultipleNegativesRankingLoss
 from keras_siamese.losses.online_contrastive import OnlineContrastiveLoss
 from keras_siamese.losses.triplet import TripletLoss
@@ -43,6 +46,9 @@ LOSS_CLASSES: tuple[type[keras.losses.Loss], ...] = (
     BatchSemiHardTripletLoss,
     BatchAllTripletLoss,
     MatryoshkaLoss,
+    MSELoss,
+    MarginMSELoss,
+    DistillKLDivLoss,
 )
 LOSSES: dict[str, type[keras.losses.Loss]] = {cls.registry_name: cls for cls in LOSS_CLASSES}
 
@@ -70,8 +76,13 @@ def _consumes(cls: type[keras.losses.Loss]) -> tuple[str, str]:
     if isinstance(cls.__dict__.get("roles"), property):  # a wrapper: the inner loss decides
         return "as the inner loss", "as the inner loss"
     roles = ", ".join(f"`{role}`" for role in cls.roles)
+    if getattr(cls, "configurable_roles", False):
+        roles += " (or the `columns` option)"
     if getattr(cls, "takes_negatives", False):
-        roles += " (+ `negative_1` ... `negative_k`)"
+        if getattr(cls, "min_negatives", 0):
+            roles += ", `negative_1` (+ ... `negative_k`)"
+        else:
+            roles += " (+ `negative_1` ... `negative_k`)"
     return roles, LABEL_KINDS[cls.label_kind]
 
 

@@ -49,6 +49,7 @@ import tensorflow_text as tf_text
 
 from keras_siamese import backend  # noqa: F401  (selects the TensorFlow backend first)
 from keras_siamese.tokenizers import unicode_tables
+from keras_siamese.tokenizers.template import framed_and_padded, output_spec
 from keras_siamese.tokenizers.text_tokenizer import SPECIAL_TOKENS, TextTokenizer
 
 # isort: split
@@ -283,22 +284,12 @@ class InGraphTokenizer(keras.layers.Layer):
         if not self._vocabulary:
             raise ValueError("InGraphTokenizer has no vocabulary: pass one or call set_vocabulary.")
         wordpieces = self._wordpiece.tokenize(self.pre_tokenize(strings)).merge_dims(1, 2)
-        body = wordpieces[:, : self.max_seq_length - 2]
-        rows = body.nrows()
-        ids = tf.concat(
-            [tf.fill([rows, 1], self._cls_id), body, tf.fill([rows, 1], self._sep_id)], axis=1
+        return framed_and_padded(
+            wordpieces, self.max_seq_length, self._cls_id, self._sep_id, self._pad_id
         )
-        return {
-            "input_ids": ids.to_tensor(self._pad_id),
-            "attention_mask": tf.ones_like(ids).to_tensor(0),
-        }
 
     def compute_output_spec(self, strings) -> dict[str, keras.KerasTensor]:
-        shape = (strings.shape[0], None)
-        return {
-            name: keras.KerasTensor(shape, dtype="int32")
-            for name in ("input_ids", "attention_mask")
-        }
+        return output_spec(strings)
 
     def get_config(self) -> dict:
         return {

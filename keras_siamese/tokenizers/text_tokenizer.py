@@ -1,10 +1,11 @@
-"""`TextTokenizer`: the checkpoint's own BERT WordPiece tokenizer (Hugging Face `tokenizers`)."""
+"""`TextTokenizer`: the checkpoint's own tokenizer (Hugging Face `tokenizers`), in one of three
+families: BERT WordPiece, byte-level BPE (RoBERTa) and SentencePiece Unigram (XLM-RoBERTa)."""
 
+import json
 from collections.abc import Sequence
 
 import numpy as np
-from tokenizers import Tokenizer, normalizers, pre_tokenizers
-from tokenizers.models import WordPiece
+from tokenizers import Tokenizer
 
 from keras_siamese.validation import check_texts
 
@@ -15,6 +16,56 @@ SPECIAL_TOKENS = {
     "unk_token": "[UNK]",
     "mask_token": "[MASK]",
 }
+ROBERTA_SPECIAL_TOKENS = {
+    "cls_token": "<s>",
+    "sep_token": "</s>",
+    "pad_token": "<pad>",
+    "unk_token": "<unk>",
+    "mask_token": "<mask>",
+}
+FAMILIES = ("wordpiece", "bpe", "unigram")
+# The special tokens a family's checkpoints use when their configuration names none.
+FAMILY_SPECIAL_TOKENS = {
+    "wordpiece": SPECIAL_TOKENS,
+    "bpe": ROBERTA_SPECIAL_TOKENS,
+    "unigram": ROBERTA_SPECIAL_TOKENS,
+}
+
+
+def tokenizer_family(tokenizer: Tokenizer | dict) -> str:
+    """The family of a `tokenizers.Tokenizer` (or of its parsed JSON): "wordpiece" (BERT's
+    normaliser and pre-tokeniser, WordPiece with "##"), "bpe" (byte-level BPE, as RoBERTa and
+    GPT-2) or "unigram" (SentencePiece Unigram behind a Metaspace pre-tokeniser, as XLM-RoBERTa);
+    ValueError for anything else.
+
+    >>> tokenizer_family({"model": {"type": "BPE"}, "pre_tokenizer": {"type": "ByteLevel"}})
+    'bpe'
+    """
+    state = json.loads(tokenizer.to_str()) if isinstance(tokenizer, Tokenizer) else tokenizer
+    model = state.get("model") or {}
+    normalizer = state.get("normalizer") or {}
+    pre_tokenizer = state.get("pre_tokenizer") or {}
+    pre_types = [
+        step.get("type")
+        for step in pre_tokenizer.get("pretokenizers", [pre_tokenizer] if pre_tokenizer else [])
+    ]
+    if (
+        model.get("type") == "WordPiece"
+        and model.get("continuing_subword_prefix") == "##"
+        and normalizer.get("type") == "BertNormalizer"
+        and pre_types == ["BertPreTokenizer"]
+    ):
+        return "wordpiece"
+    if model.get("type") == "BPE" and pre_types == ["ByteLevel"] and not normalizer:
+        return "bpe"
+    if model.get("type") == "Unigram" and pre_types and pre_types[-1] == "Metaspace":
+        return "unigram"
+    raise ValueError(
+        "Only BERT WordPiece (BertNormalizer, BertPreTokenizer, WordPiece with '##'), byte-level "
+        "BPE (ByteLevel pre-tokenizer, BPE, no normalizer) and SentencePiece Unigram (Metaspace "
+        f"pre-tokenizer, Unigram) tokenizers are supported; got normalizer "
+        f"{normalizer.get('type')}, pre-tokenizer {pre_types or None}, model {model.get('type')}."
+    )
 
 
 def _special_token(role: str, as_id: bool = False) -> property:
@@ -27,9 +78,10 @@ def _special_token(role: str, as_id: bool = False) -> property:
 class TextTokenizer:
     """Texts -> `input_ids` / `attention_mask`, int32 `[batch, longest]`, the checkpoint's ids.
 
-    Wraps a BERT WordPiece `tokenizers.Tokenizer` (Rust). Each text becomes
-    `[CLS] wordpieces [SEP]`, truncated to `max_seq_length` tokens ([CLS] and [SEP] included);
-    a batch is right-padded with the pad id to its own longest text (an empty batch gives shape
+    Wraps a `tokenizers.Tokenizer` (Rust) of one of the `FAMILIES`: BERT WordPiece, byte-level
+    BPE (RoBERTa) or SentencePiece Unigram (XLM-RoBERTa). Each text becomes `<cls> tokens <sep>`
+    (`[CLS] .. [SEP]` or `<s> .. </s>`), truncated to `max_seq_length` tokens (both included); a
+    batch is right-padded with the pad id to its own longest text (an empty batch gives shape
     `[0, 0]`). Literal special-token text in the input, such as "[MASK]", keeps its own id.
 
     `keras_siamese.checkpoints.sentence_transformers_format.load_tokenizer` builds one from a
@@ -42,41 +94,49 @@ class TextTokenizer:
         >>> tokenizer = TextTokenizer(wordpiece, max_seq_length=8)
         >>> tokenizer(["Hello!", ""])["input_ids"].tolist()
         [[2, 4, 5, 3], [2, 3, 0, 0]]
+        >>> tokenizer.family
+        'wordpiece'
     """
 
     def __init__(
         self,
         tokenizer: Tokenizer,
         max_seq_length: int,
-        pad_token: str = SPECIAL_TOKENS["pad_token"],
-        mask_token: str | None = SPECIAL_TOKENS["mask_token"],
+        pad_token: str | None = None,
+        mask_token: str | None = None,
+        unk_token: str | None = None,
     ) -> None:
+        """``pad_token``, ``mask_token``, ``unk_token``: the roles' strings, by default the
+        family's (`FAMILY_SPECIAL_TOKENS`); a WordPiece or Unigram model names its own unknown
+        token. The mask role is kept only when its token is an added token."""
         self._tokenizer = Tokenizer.from_str(tokenizer.to_str())  # ours to reconfigure
-        normalizer, model = self._tokenizer.normalizer, self._tokenizer.model
-        if not (
-            isinstance(normalizer, normalizers.BertNormalizer)
-            and isinstance(self._tokenizer.pre_tokenizer, pre_tokenizers.BertPreTokenizer)
-            and isinstance(model, WordPiece)
-            and model.continuing_subword_prefix == "##"
-        ):
-            raise ValueError(
-                "Only BERT WordPiece tokenizers are supported (BertNormalizer, BertPreTokenizer, "
-                f"WordPiece with '##'); got {type(normalizer).__name__}, "
-                f"{type(self._tokenizer.pre_tokenizer).__name__}, {type(model).__name__}."
-            )
+        state = json.loads(self._tokenizer.to_str())
+        self._family = tokenizer_family(state)
+        defaults = FAMILY_SPECIAL_TOKENS[self._family]
+        model = state["model"]
+        if self._family == "wordpiece":
+            unk_token = model["unk_token"]
+        elif self._family == "unigram" and model.get("unk_id") is not None:
+            unk_token = model["vocab"][model["unk_id"]][0]
+        else:
+            unk_token = unk_token or model.get("unk_token") or defaults["unk_token"]
         self._tokenizer.no_padding()
         self._tokenizer.no_truncation()
         template = self._tokenizer.encode("").tokens
         if len(template) != 2:
-            raise ValueError(f"Expected a [CLS] text [SEP] template, got {template} for ''.")
+            raise ValueError(f"Expected a <cls> text <sep> template, got {template} for ''.")
         self.special_tokens = {
             "cls_token": template[0],
             "sep_token": template[1],
-            "pad_token": pad_token,
-            "unk_token": model.unk_token,
+            "pad_token": pad_token or defaults["pad_token"],
+            "unk_token": unk_token,
         }
+        mask_token = mask_token or defaults["mask_token"]
         if mask_token in self.added_tokens:
             self.special_tokens["mask_token"] = mask_token
+        for role, token in self.special_tokens.items():
+            if self._tokenizer.token_to_id(token) is None:
+                raise ValueError(f"The {role} {token!r} is not in the vocabulary.")
         self.max_seq_length = max_seq_length
 
     cls_token = _special_token("cls_token")
@@ -90,7 +150,7 @@ class TextTokenizer:
 
     @property
     def max_seq_length(self) -> int:
-        """Most tokens per text, [CLS] and [SEP] included; longer texts are truncated.
+        """Most tokens per text, <cls> and <sep> included; longer texts are truncated.
 
         The one place it is kept: `SentenceEncoder.max_seq_length`, `InGraphTokenizer`s made
         from this tokenizer, the on-device tokenizer and export metadata all read it here."""
@@ -99,7 +159,7 @@ class TextTokenizer:
     @max_seq_length.setter
     def max_seq_length(self, value: int) -> None:
         if value < 2:
-            raise ValueError(f"max_seq_length must be at least 2 ([CLS] and [SEP]), got {value}.")
+            raise ValueError(f"max_seq_length must be at least 2 (<cls> and <sep>), got {value}.")
         self._max_seq_length = int(value)
         self._tokenizer.enable_truncation(self._max_seq_length)
 
@@ -126,6 +186,8 @@ class TextTokenizer:
         normalizer = self._tokenizer.normalizer
         return [
             normalizer.normalize_str(added[token_id].content)
+            if normalizer is not None
+            else added[token_id].content
             for token_id in sorted(added)
             if added[token_id].normalized
         ]
@@ -137,9 +199,23 @@ class TextTokenizer:
         return [added[i].content for i in sorted(added) if added[i].single_word]
 
     @property
+    def family(self) -> str:
+        """ "wordpiece", "bpe" (byte-level BPE) or "unigram" (SentencePiece Unigram)."""
+        return self._family
+
+    def _wordpiece_setting(self, name: str):
+        """The WordPiece normaliser (or model), for a setting only WordPiece tokenizers have."""
+        if self._family != "wordpiece":
+            raise ValueError(
+                f"{name} is a setting of WordPiece tokenizers; this tokenizer is {self._family}."
+            )
+        return self._tokenizer.normalizer
+
+    @property
     def normalizer_settings(self) -> dict:
-        """`BertNormalizer` options: clean_text, handle_chinese_chars, strip_accents, lowercase."""
-        normalizer = self._tokenizer.normalizer
+        """`BertNormalizer` options: clean_text, handle_chinese_chars, strip_accents, lowercase
+        (WordPiece only: ValueError for the other families)."""
+        normalizer = self._wordpiece_setting("normalizer_settings")
         return {
             "clean_text": normalizer.clean_text,
             "handle_chinese_chars": normalizer.handle_chinese_chars,
@@ -149,22 +225,24 @@ class TextTokenizer:
 
     @property
     def lowercase(self) -> bool:
-        """Whether text is lower-cased."""
-        return self._tokenizer.normalizer.lowercase
+        """Whether text is lower-cased (WordPiece only)."""
+        return self._wordpiece_setting("lowercase").lowercase
 
     @property
     def strip_accents(self) -> bool | None:
-        """Whether accents are stripped; None (as in Hugging Face) follows `lowercase`."""
-        return self._tokenizer.normalizer.strip_accents
+        """Whether accents are stripped; None (as in Hugging Face) follows `lowercase`
+        (WordPiece only)."""
+        return self._wordpiece_setting("strip_accents").strip_accents
 
     @property
     def tokenize_chinese_chars(self) -> bool:
-        """Whether CJK ideographs become words of their own."""
-        return self._tokenizer.normalizer.handle_chinese_chars
+        """Whether CJK ideographs become words of their own (WordPiece only)."""
+        return self._wordpiece_setting("tokenize_chinese_chars").handle_chinese_chars
 
     @property
     def max_chars_per_word(self) -> int:
-        """Words longer than this (in characters) become the unknown token."""
+        """Words longer than this (in characters) become the unknown token (WordPiece only)."""
+        self._wordpiece_setting("max_chars_per_word")
         return self._tokenizer.model.max_input_chars_per_word
 
     def to_str(self) -> str:

@@ -5,10 +5,12 @@ from keras_siamese import backend  # noqa: F401  (selects the TensorFlow backend
 # isort: split
 from keras_siamese.training.config import TrainingConfig
 from keras_siamese.training.history import save_history
+from keras_siamese.training.keep_best import KeepBest
 from keras_siamese.training.schedule import WarmupLinearDecay
 from keras_siamese.training.trainer import check_examples, fit, make_optimizer
 
 __all__ = [
+    "KeepBest",
     "TrainingConfig",
     "WarmupLinearDecay",
     "check_examples",

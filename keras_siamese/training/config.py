@@ -1,8 +1,9 @@
 """``TrainingConfig``: the settings of one training run, with common-practice defaults."""
 
+import copy
 import math
 import numbers
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields
 from typing import Any
 
 import keras
@@ -26,7 +27,14 @@ class TrainingConfig:
     (as sentence-transformers' ``BatchSamplers``); ``None`` lets the loss decide
     (``batch_sampler_for``): ``group_by_label`` for class labels (the batch triplet losses need
     two examples of a label in a batch), ``no_duplicates`` for in-batch negatives (a duplicate
-    would be a false negative), else plain shuffled batches.
+    would be a false negative), else plain shuffled batches. ``gradient_accumulation_steps``:
+    one optimizer update per that many batches, on their averaged gradients (Keras' optimizer
+    option), for an effective batch of ``batch_size`` times it in the memory of one batch
+    (in-batch-negative losses still see ``batch_size`` candidates: for more, see the cached
+    losses); the learning-rate schedule runs over the batches. ``distribute``: ``None``, or
+    ``"mirrored"`` / ``"multi-worker"``, the ``tf.distribute`` strategy ``fit`` trains under
+    when given none (see ``keras_siamese.training.distribute``); ``batch_size`` is then the
+    global batch, split across the replicas.
     """
 
     loss: str | keras.losses.Loss = "cosent"
@@ -41,6 +49,8 @@ class TrainingConfig:
     mixed_precision: str | None = None
     loss_options: dict[str, Any] | None = None
     batch_sampler: str | None = None
+    gradient_accumulation_steps: int = 1
+    distribute: str | None = None
 
     def __post_init__(self) -> None:
         get_loss(self.loss, self.loss_options)  # an unknown name or bad options fail here
@@ -52,7 +62,7 @@ class TrainingConfig:
                 raise ValueError(f"{name} must be a number, got {value!r}.")
             if not math.isfinite(value):
                 raise ValueError(f"{name} must be a finite number, got {value}.")
-        for name in ("epochs", "batch_size"):
+        for name in ("epochs", "batch_size", "gradient_accumulation_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}.")
         if not 0 <= self.warmup_ratio < 1:
@@ -66,6 +76,10 @@ class TrainingConfig:
                 f"batch_sampler must be one of {', '.join(BATCH_SAMPLERS)}, "
                 f"got {self.batch_sampler!r}."
             )
+        if self.distribute not in (None, "mirrored", "multi-worker"):
+            raise ValueError(
+                f"distribute must be mirrored or multi-worker, got {self.distribute!r}."
+            )
         if self.mixed_precision not in (None, "mixed_bfloat16", "mixed_float16"):
             raise ValueError(
                 f"mixed_precision must be mixed_bfloat16 or mixed_float16, "
@@ -74,10 +88,11 @@ class TrainingConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as JSON-ready values (a loss instance as its Keras serialisation)."""
+        settings = {
+            f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name != "loss"
+        }
         loss = self.loss
-        settings = asdict(replace(self, loss="cosent"))
-        settings["loss"] = loss if isinstance(loss, str) else keras.losses.serialize(loss)
-        return settings
+        return {"loss": loss if isinstance(loss, str) else keras.losses.serialize(loss), **settings}
 
 
 def batch_sampler_for(config: TrainingConfig, loss: keras.losses.Loss) -> str:
@@ -95,6 +110,6 @@ def batch_sampler_for(config: TrainingConfig, loss: keras.losses.Loss) -> str:
         return config.batch_sampler
     if getattr(loss, "label_kind", None) == "class":
         return "group_by_label"
-    if getattr(loss, "takes_negatives", False) or getattr(loss, "label_kind", None) == "none":
+    if getattr(loss, "label_kind", None) == "none":  # in-batch negatives: no false ones
         return "no_duplicates"
     return "batch_sampler"

@@ -44,6 +44,12 @@ def load_training_examples(
     loss = get_loss(loss, loss_options)
     name = getattr(loss, "registry_name", type(loss).__name__)
     roles, kind = loss_roles(loss), getattr(loss, "label_kind", "none")
+    if kind in ("embedding", "scores") and format in ("stsb", "sick"):
+        raise ValueError(
+            f"Loss {name!r} learns a teacher's {kind}, which {format} does not have: label the "
+            "examples with keras_siamese.data.with_teacher_embeddings / with_teacher_scores, or "
+            "give a jsonl file whose label is a list per row."
+        )
     if format == "stsb":
         if kind != "score":
             raise ValueError(f"STS Benchmark has similarity scores; loss {name!r} cannot use them.")

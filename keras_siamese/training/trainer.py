@@ -1,10 +1,12 @@
 """``fit``: siamese training of a ``SentenceEncoder`` with plain ``model.fit``."""
 
+import contextlib
 import json
 import math
 import os
 import re
 import shutil
+import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,12 +17,14 @@ import numpy as np
 from keras_siamese.atomic import atomic_directory, remove_stale_temporaries
 from keras_siamese.data import BATCH_SAMPLERS, Examples, make_dataset
 from keras_siamese.encoders import SentenceEncoder
+from keras_siamese.evaluation import Evaluator
 from keras_siamese.killpoints import kill_point
 from keras_siamese.losses import get_loss
 from keras_siamese.progress import keras_verbose
 from keras_siamese.siamese import loss_roles, training_model
 from keras_siamese.training.config import TrainingConfig, batch_sampler_for
 from keras_siamese.training.history import TrainingHistory, history_state, restore_history
+from keras_siamese.training.keep_best import KeepBest
 from keras_siamese.training.schedule import WarmupLinearDecay
 
 NO_DECAY = ("bias", "gamma", "beta")
@@ -35,11 +39,26 @@ def check_examples(examples: Examples, loss: str | keras.losses.Loss) -> tuple[s
     roles = loss_roles(loss, num_negatives=negatives)
     if examples.roles != roles:
         raise ValueError(f"Loss {name!r} needs columns {roles}, the data has {examples.roles}.")
+    least = getattr(loss, "min_negatives", 0)
+    if negatives < least:
+        raise ValueError(
+            f"Loss {name!r} needs at least {least} negative column(s) "
+            f"({loss_roles(loss, num_negatives=least)}); the data has {examples.roles}."
+        )
     labels, kind = examples.labels, getattr(loss, "label_kind", "none")
     if kind == "none":
         return roles
     if labels is None or labels.dtype.kind not in "fi":
         raise ValueError(f"Loss {name!r} needs numeric {kind} labels.")
+    if kind in ("score", "binary", "class") and labels.ndim != 1:
+        raise ValueError(
+            f"Loss {name!r} needs one {kind} label per row; got labels of shape {labels.shape}."
+        )
+    if kind == "embedding" and labels.ndim not in (2, 3):
+        raise ValueError(
+            f"Loss {name!r} needs a teacher embedding per row ([rows, D]); got labels of shape "
+            f"{labels.shape} (see keras_siamese.data.with_teacher_embeddings)."
+        )
     if kind == "score" and (labels.min() < 0 or labels.max() > 1):
         raise ValueError(
             f"Loss {name!r} needs scores in [0, 1]; got [{labels.min()}, {labels.max()}] "
@@ -51,13 +70,52 @@ def check_examples(examples: Examples, loss: str | keras.losses.Loss) -> tuple[s
     return roles
 
 
-def make_optimizer(config: TrainingConfig, total_steps: int) -> keras.optimizers.Optimizer:
-    """AdamW under linear warm-up and decay, clipped; no weight decay on biases and LayerNorm."""
+def _replicas_in_sync() -> int:
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    return 1 if context is None else context.num_replicas_in_sync
+
+
+class _ClipSummedAdamW(keras.optimizers.AdamW):
+    """AdamW that, on several replicas, clips the gradients summed over them, as one device
+    would (Keras 3.15 clips each replica's gradients before they are summed)."""
+
+    def _clip_gradients(self, grads):
+        return grads if _replicas_in_sync() > 1 else super()._clip_gradients(grads)
+
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        replicas = _replicas_in_sync()
+        if replicas > 1 and (self.clipnorm or self.global_clipnorm or self.clipvalue):
+            import tensorflow as tf
+
+            present = [i for i, grad in enumerate(grads) if grad is not None]
+            summed = tf.distribute.get_replica_context().all_reduce(
+                tf.distribute.ReduceOp.SUM, [grads[i] for i in present]
+            )
+            grads = list(grads)
+            for i, grad in zip(present, super()._clip_gradients(summed), strict=True):
+                # the update step sums them over the replicas again
+                grads[i] = tf.math.scalar_mul(1.0 / replicas, grad)  # also of IndexedSlices
+        super()._backend_update_step(grads, trainable_variables, learning_rate)
+
+
+def make_optimizer(
+    config: TrainingConfig, total_steps: int, distributed: bool = False
+) -> keras.optimizers.Optimizer:
+    """AdamW under linear warm-up and decay, clipped; no weight decay on biases and LayerNorm.
+    ``distributed``: for a ``tf.distribute`` strategy, clipping the gradients summed over the
+    replicas, not each replica's."""
     schedule = WarmupLinearDecay(
         config.learning_rate, round(config.warmup_ratio * total_steps), total_steps
     )
-    optimizer = keras.optimizers.AdamW(
-        schedule, weight_decay=config.weight_decay, clipnorm=config.clipnorm
+    accumulate = config.gradient_accumulation_steps
+    optimizer = (_ClipSummedAdamW if distributed else keras.optimizers.AdamW)(
+        schedule,
+        weight_decay=config.weight_decay,
+        clipnorm=config.clipnorm,
+        gradient_accumulation_steps=accumulate if accumulate > 1 else None,
+        name="adamw",  # AdamW's: the same variable paths either way
     )
     optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY))
     return optimizer
@@ -148,7 +206,11 @@ def _read_metadata(slot: Path) -> dict:
 
 
 def _restore_backup(
-    model: keras.Model, backup: Path | None, plan: dict, history: keras.callbacks.History | None
+    model: keras.Model,
+    backup: Path | None,
+    plan: dict,
+    history: keras.callbacks.History | None,
+    keep_best: KeepBest | None = None,
 ) -> int:
     """Restores the newest good backup in ``backup`` into ``model`` (weights and optimizer) and
     ``history``; returns its epoch, 0 when there is none. A backup that cannot be read (cut short
@@ -182,6 +244,8 @@ def _restore_backup(
                     restore_history(history, json.loads((slot / HISTORY).read_text("utf-8")))
                 except (KeyError, TypeError, ValueError, AttributeError) as err:
                     raise ValueError(f"{slot / HISTORY} is not a history ({err!r})") from None
+            if keep_best is not None:
+                keep_best.load(slot)
         except ValueError as err:
             problems.append(str(err))
             continue
@@ -199,18 +263,30 @@ def _restore_backup(
 class _Backup(keras.callbacks.Callback):
     """Saves the training state after every epoch (chunk) into ``backup/epoch-NNNNNN/``:
     the weights and optimizer (``latest.weights.h5``), ``training_metadata.json`` and the history
-    so far. Each is written into a hidden folder renamed into place when complete, so a kill
-    leaves the backups as they were; the two newest are kept (the older one in case the newer
-    cannot be read)."""
+    so far (and ``keep_best``'s copy of the best weights). Each is written into a hidden folder
+    renamed into place when complete, so a kill leaves the backups as they were; the two newest
+    are kept (the older one in case the newer cannot be read)."""
 
-    def __init__(self, backup: Path, plan: dict, history: keras.callbacks.History | None) -> None:
+    def __init__(
+        self,
+        backup: Path,
+        plan: dict,
+        history: keras.callbacks.History | None,
+        keep_best: KeepBest | None = None,
+        chief: bool = True,
+    ) -> None:
         super().__init__()
         self.backup, self.plan, self.history = backup, plan, history
+        self.keep_best, self.chief = keep_best, chief
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         kill_point("step")
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if not self.chief:  # a worker other than the chief: saves as it does, then discards
+            with tempfile.TemporaryDirectory() as tmp:
+                self.model.save_weights(Path(tmp) / WEIGHTS)
+            return
         self.backup.mkdir(parents=True, exist_ok=True)
         slot = self.backup / _slot_name(epoch + 1)
         with atomic_directory(slot) as tmp:
@@ -221,6 +297,8 @@ class _Backup(keras.callbacks.Callback):
             if self.history is not None:
                 text = json.dumps(history_state(self.history))
                 (tmp / HISTORY).write_text(text, encoding="utf-8")
+            if self.keep_best is not None:
+                self.keep_best.save(tmp)
             for path in tmp.iterdir():
                 with open(path, "rb") as file:
                     os.fsync(file.fileno())
@@ -262,6 +340,69 @@ class _StopOnNonFinite(keras.callbacks.Callback):
                 self._fail(f"the weight {variable.path}")
 
 
+CARD_HYPERPARAMETERS = (
+    "epochs",
+    "batch_size",
+    "gradient_accumulation_steps",
+    "learning_rate",
+    "warmup_ratio",
+    "weight_decay",
+    "clipnorm",
+    "seed",
+)
+
+
+def _card_data(config: TrainingConfig, loss: keras.losses.Loss, examples: int, sampler: str):
+    """What the model card says of a training run (see ``SentenceEncoder.save_pretrained``)."""
+    settings = config.to_dict()
+    name = getattr(loss, "registry_name", type(loss).__name__)
+    return {
+        "loss": name if not config.loss_options else {name: config.loss_options},
+        "train_examples": examples,
+        **{key: settings[key] for key in CARD_HYPERPARAMETERS},
+        "batch_sampler": sampler,
+    }
+
+
+def is_chief(strategy=None) -> bool:
+    """Whether this process is the one that evaluates and saves: always, but under a
+    ``MultiWorkerMirroredStrategy`` only the chief (``TF_CONFIG``'s ``chief``, else worker 0)."""
+    return strategy is None or bool(getattr(strategy.extended, "should_checkpoint", True))
+
+
+def _created_in_scope(model: keras.Model, strategy) -> bool:
+    return all(strategy.extended.variable_created_in_scope(v.value) for v in model.variables)
+
+
+def encoder_under_scope(encoder: SentenceEncoder, strategy) -> SentenceEncoder:
+    """``encoder`` if its variables were created under ``strategy.scope()``, else a copy (its
+    config, tokenizer and weights) made under it: Keras distributes (mirrors) only the variables
+    created under the scope of the strategy it trains with."""
+    if _created_in_scope(encoder, strategy):
+        return encoder
+    with strategy.scope():
+        copy = type(encoder).from_config(encoder.get_config())
+        copy.tokenizer = encoder.tokenizer
+        copy.build()
+    copy.set_weights(encoder.get_weights())
+    return copy
+
+
+def _build_from_spec(model: keras.Model, spec) -> None:
+    """Makes ``model.fit`` build ``model`` from ``spec`` (the data's ``element_spec``): under a
+    strategy, Keras 3.15's TensorFlow trainer builds it from a batch drawn from the iterator it
+    then trains on (``_maybe_symbolic_build``), so with ``steps_per_epoch`` the first batch would
+    be skipped, and the run would no longer see one device's batches."""
+    build = getattr(model, "_maybe_symbolic_build", None)
+    if build is None:
+        return
+
+    def from_spec(iterator=None, data_batch=None):
+        return build(data_batch=spec if data_batch is None else data_batch)
+
+    model._maybe_symbolic_build = from_spec
+
+
 def fit(
     encoder: SentenceEncoder,
     train: Examples,
@@ -270,6 +411,8 @@ def fit(
     backup_dir: str | Path | None = None,
     verbose: int | str = "auto",
     keep_backup: bool = False,
+    keep_best: bool | str = False,
+    strategy=None,
 ) -> keras.callbacks.History:
     """Trains ``encoder`` in place on ``train`` with ``config.loss`` and returns its History
     (a ``TrainingHistory``: also the loss of every step, see ``save_history``).
@@ -297,6 +440,23 @@ def fit(
     ``NonFiniteError`` (a ``ValueError``), the last good backup kept. The backup is deleted when
     training completes, unless ``keep_backup`` (the ``train`` command deletes it only once the
     trained model is saved).
+
+    ``keep_best``: after training, the encoder holds the weights that scored best on an
+    evaluator's metric (``True``: the first evaluator's primary metric; a string: that log key)
+    over all its evaluations (with ``every_n_steps``, or at each chunk end), as
+    sentence-transformers' ``load_best_model_at_end``; kept in memory and in each backup.
+
+    ``strategy``: a ``tf.distribute`` strategy (``MirroredStrategy`` on the devices of one
+    machine, ``MultiWorkerMirroredStrategy`` across machines, from ``TF_CONFIG``;
+    ``TPUStrategy`` should work the same way but is untested). The training model and the
+    optimizer are created under its scope, and so is the encoder's copy that is trained when
+    ``encoder`` was not (load it under ``strategy.scope()`` to train it directly); its weights
+    are copied back into ``encoder`` at the end. Keras' ``fit`` splits each batch of
+    ``config.batch_size`` (the global batch) across the replicas and sums their gradients; for
+    in-batch negatives across replicas use ``loss_options={"gather_across_replicas": True}``.
+    Evaluators (given without an encoder: they evaluate the model trained), ``keep_best`` and
+    the backups run on the chief only (``is_chief``); every worker resumes from ``backup_dir``,
+    which must then be a folder every worker reads (a shared file system).
     """
     loss = get_loss(config.loss, config.loss_options)
     roles = check_examples(train, loss)
@@ -308,7 +468,18 @@ def fit(
             f"({config.mixed_precision!r}) before loading the encoder."
         )
     keras.utils.set_random_seed(config.seed)
-    model = training_model(encoder, loss, num_negatives=len(roles) - len(loss.roles))
+    if strategy is None and config.distribute:
+        from keras_siamese.training.distribute import make_strategy
+
+        strategy = make_strategy(config.distribute)
+    chief = is_chief(strategy)
+    trained = encoder if strategy is None else encoder_under_scope(encoder, strategy)
+
+    def scope():
+        return contextlib.nullcontext() if strategy is None else strategy.scope()
+
+    with scope():
+        model = training_model(trained, loss, num_negatives=len(roles) - len(loss.roles))
     dataset = make_dataset(
         train,
         encoder.in_graph_tokenizer(),
@@ -325,26 +496,34 @@ def fit(
     chunk = min(config.checkpoint_every or steps_per_pass, total_steps)
     chunks = math.ceil(total_steps / chunk)
     backup = Path(backup_dir) if backup_dir is not None else None
-    model.compile(
-        optimizer=make_optimizer(config, total_steps),
-        loss=loss,
-        jit_compile=False,
-    )
-    # Create the optimizer's slots now: created inside the first train step, they make
-    # tf.function trace that step twice (about 15 s for MiniLM here).
-    model.optimizer.build(model.trainable_variables)
+    with scope():
+        model.compile(
+            optimizer=make_optimizer(config, total_steps, distributed=strategy is not None),
+            loss=loss,
+            jit_compile=False,
+        )
+        # Create the optimizer's slots now: created inside the first train step, they make
+        # tf.function trace that step twice (about 15 s for MiniLM here).
+        model.optimizer.build(model.trainable_variables)
+    if not chief:  # evaluated (and kept best) once, by the chief
+        callbacks, keep_best = [c for c in callbacks if not isinstance(c, Evaluator)], False
     all_callbacks = [_DropoutSeeds(config.seed), *callbacks]
     history = next((c for c in callbacks if isinstance(c, keras.callbacks.History)), None)
     if history is None:
         history = TrainingHistory(callbacks)  # after the evaluators: sees their logs
         all_callbacks.append(history)
     all_callbacks.append(_StopOnNonFinite(backup, config.learning_rate))
+    best = KeepBest.for_callbacks(trained, keep_best, callbacks) if keep_best else None
+    if best is not None:
+        all_callbacks.append(best)
     plan = {"epochs": chunks, "steps_per_epoch": chunk, "steps": total_steps, "seed": config.seed}
     if backup is not None:
-        all_callbacks.append(_Backup(backup, plan, history))
-    start = _restore_backup(model, backup, plan, history)
+        all_callbacks.append(_Backup(backup, plan, history, best, chief))
+    start = _restore_backup(model, backup, plan, history, best)
     # Skip what a resumed run already trained on: the same order, the same batches next.
     stream = dataset.repeat().skip(start * chunk).take(max(total_steps - start * chunk, 0))
+    if strategy is not None:
+        _build_from_spec(model, stream.element_spec)
     with warnings.catch_warnings():
         # The last chunk may be shorter than the others: Keras then warns it "ran out of data".
         warnings.filterwarnings("ignore", message="Your input ran out of data")
@@ -357,6 +536,14 @@ def fit(
             shuffle=False,  # the pipeline shuffles, reproducibly from the seed
             verbose=keras_verbose(verbose),  # "auto": one plain line per epoch in a log
         )
-    if backup is not None and not keep_backup:
+    if best is not None:
+        best.restore()
+    if trained is not encoder:
+        encoder.set_weights(trained.get_weights())
+    encoder.model_card_data = {
+        **getattr(encoder, "model_card_data", {}),
+        "training": _card_data(config, loss, len(train), batch_sampler_for(config, loss)),
+    }
+    if backup is not None and not keep_backup and chief:
         shutil.rmtree(backup, ignore_errors=True)
     return result
