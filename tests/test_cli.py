@@ -203,6 +203,7 @@ def test_every_option_help_states_its_default():
         "train",
         "export",
         "losses",
+        "mine",
     }
     for parser in commands.values():
         options = parser.format_help().split("\noptions:\n")[1].split("\n\n")[0]

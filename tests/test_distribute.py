@@ -95,7 +95,7 @@ for name, gather, run_strategy in (("one", False, None), ("gather", True, strate
                                    ("local", False, strategy)):
     encoder = tiny_without_dropout()
     config = TrainingConfig(loss="mnrl", loss_options={"gather_across_replicas": gather},
-                            batch_size=32, epochs=10, learning_rate=1e-3, seed=0)
+                            batch_size=32, epochs=2, learning_rate=1e-3, seed=0, warmup_ratio=0.5)
     history = fit(encoder, train, config, verbose=0, strategy=run_strategy)
     weights = np.concatenate([np.ravel(w) for w in encoder.get_weights()])
     results[name] = {"losses": [float(x) for x in history.losses], "weights": weights.tolist()}
@@ -144,7 +144,7 @@ def fitted(tmp_path_factory):
 
 def test_fit_on_two_replicas_sees_one_devices_batches(fitted):
     one, gather, local = fitted["one"], fitted["gather"], fitted["local"]
-    assert len(one["losses"]) == len(gather["losses"]) == 20
+    assert len(one["losses"]) == len(gather["losses"]) == 4
     # The first two steps come before any update (warm-up from 0): the same batches and, with
     # gathering, the same loss; without, each replica ranks among its 16 only: lower.
     np.testing.assert_allclose(gather["losses"][:2], one["losses"][:2], atol=1e-4)

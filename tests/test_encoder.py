@@ -295,7 +295,7 @@ def test_save_pretrained_then_from_pretrained_keeps_every_config_value(tiny_voca
             assert value.keys() == second[name].keys(), name
             for key in value:
                 np.testing.assert_array_equal(value[key], second[name][key], err_msg=key)
-        else:
+        elif name != "README.md":  # the model card names the folder it was written to
             assert value == second[name], name
     assert second["sentence_bert_config.json"]["max_seq_length"] == 20
     assert second["tokenizer_config.json"]["model_max_length"] == 20

@@ -414,6 +414,9 @@ def test_losses_registry_from_the_classes_declarations():
         "batch-semi-hard-triplet",
         "batch-all-triplet",
         "matryoshka",
+        "mse",
+        "margin-mse",
+        "distill-kl-div",
     ]
     consumes = {
         "cosent": (("text_a", "text_b"), "score"),
@@ -428,6 +431,9 @@ def test_losses_registry_from_the_classes_declarations():
         "angle": (("text_a", "text_b"), "score"),
         "mega-batch-margin": (("anchor", "positive"), "none"),
         "batch-hard-soft-margin-triplet": (("text",), "class"),
+        "mse": (("text",), "embedding"),
+        "margin-mse": (("anchor", "positive"), "scores"),
+        "distill-kl-div": (("anchor", "positive"), "scores"),
     }
     for name, cls in L.LOSSES.items():
         assert issubclass(cls, keras.losses.Loss) and cls.registry_name == name, name
@@ -436,7 +442,7 @@ def test_losses_registry_from_the_classes_declarations():
             continue
         assert (cls.roles, cls.label_kind) == consumes[name], name
         assert cls.label_kind in L.LABEL_KINDS
-        assert cls.takes_negatives == (name == "mnrl"), name
+        assert cls.takes_negatives == (name in ("mnrl", "margin-mse", "distill-kl-div")), name
     assert L.LOSSES["mnrl"] is L.MultipleNegativesRankingLoss
     assert L.LOSSES["matryoshka"] is L.MatryoshkaLoss
     assert L.get_loss("batch-hard-triplet").roles == ("text",)

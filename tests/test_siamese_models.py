@@ -161,6 +161,9 @@ def test_training_model_has_one_branch_per_role_of_the_loss(encoder, name):
         "angle": pairs,
         "mega-batch-margin": ("anchor", "positive"),  # no negatives: it mines them
         "batch-hard-soft-margin-triplet": ("text",),
+        "mse": ("text",),
+        "margin-mse": ("anchor", "positive", "negative_1", "negative_2"),
+        "distill-kl-div": ("anchor", "positive", "negative_1", "negative_2"),
     }[name]
     assert loss_roles(loss, num_negatives=2) == expected  # negatives only where taken
     model = training_model(encoder, loss, num_negatives=2)
@@ -173,7 +176,9 @@ def test_training_model_has_one_branch_per_role_of_the_loss(encoder, name):
     outputs = model.predict(features, verbose=0).reshape(BATCH, len(expected), DIM)
     for i, role in enumerate(expected):  # stacked in role order
         np.testing.assert_allclose(outputs[:, i], _embed(encoder, features, role), atol=1e-6)
-    assert float(loss(np.ones(BATCH, "float32"), model.predict(features, verbose=0))) >= 0
+    label_shape = {"mse": (BATCH, DIM), "margin-mse": (BATCH, 2), "distill-kl-div": (BATCH, 3)}
+    labels = np.ones(label_shape.get(name, (BATCH,)), "float32")  # teacher targets: vectors
+    assert float(loss(labels, model.predict(features, verbose=0))) >= 0
 
 
 def test_losses_without_roles_and_unknown_outputs_are_rejected(encoder):
