@@ -2,7 +2,8 @@
 #   make demo   - virtual environment + package (with the plot and yaml extras the demo uses) +
 #                 embedded default model, then the main job
 #   make test   - the same plus the test extras (sentence-transformers on CPU torch), then the suite
-#                 and the docstring examples
+#                 and the docstring examples, in two processes (pytest-xdist; a file's tests stay
+#                 in one process, so its fixtures are built once)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -44,7 +45,7 @@ demo: install
 
 test: install-test
 	$(BIN)/python -m ruff check keras_siamese tests bench examples
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 $(VENV)/.installed-bench: $(VENV)/.installed-test
 	$(BIN)/python -m pip install -q -e ".[test,bench]"

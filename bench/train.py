@@ -9,10 +9,34 @@ warm-up, weight decay and seed; the runs alternate between the libraries.
 sts: STSb train, reports STSb dev Spearman (cosine, x100). sick: SICK TRAIN as in examples/,
 reports SICK TRIAL relatedness Spearman and entailment-vs-contradiction accuracy, before and after.
 Training pairs per second = training examples x epochs / wall time of the fit.
+
+    python bench/train.py --recipe big-batch [--batch-sizes 64 256 1024] [--steps 3]
+                          [--warmup-steps 1] [--mini-batch-size 32]
+
+big-batch: the memory and speed of large in-batch-negative batches. MultipleNegativesRankingLoss
+and CachedMultipleNegativesRankingLoss (GradCache, ``--mini-batch-size`` rows embedded at once)
+at each batch size, ours (``ks.fit``) and sentence-transformers', on STSb train pairs (text_a the
+anchor, text_b the positive; 5,032 pairs whose 10,064 texts are all distinct, drawn in a seeded
+order, wrapped around if a run needs more). Each configuration runs in a fresh process:
+``--warmup-steps`` steps (tracing, allocation), then ``--steps`` timed ones; pairs/s = batch x
+timed steps / their wall time (tokenising included); peak MiB = the process's ``ru_maxrss``
+(every process imports TensorFlow, as this script imports keras_siamese; torch too for
+sentence-transformers), +MiB = peak MiB less the resident memory once the libraries are imported,
+before the model is loaded: the model and its training; start s = loading the model and the
+first step (Keras traces the step then). Both sides take plain shuffled batches and AdamW at lr
+2e-5 (weight decay 0.01, none on biases and LayerNorms) with the gradients clipped at norm 1
+(ours under fit's warm-up schedule). sentence-transformers' side is a hand-written torch loop
+(``model.preprocess`` of each column, the loss's forward and backward, ``clip_grad_norm_``,
+``optimizer.step``), not its trainer: what is timed is the step itself. Its cached loss
+back-propagates through the hook its forward registers, as in its trainer.
 """
 
 import argparse
+import json
+import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -98,10 +122,139 @@ def train_ours(folder, examples, config: ks.TrainingConfig):
     return encoder, time.perf_counter() - start
 
 
+BIG_BATCH_RUNS = (  # (library, loss) per batch size, the libraries alternating
+    ("keras-siamese", "mnrl"),
+    ("sentence-transformers", "mnrl"),
+    ("keras-siamese", "cached-mnrl"),
+    ("sentence-transformers", "cached-mnrl"),
+)
+
+
+def big_batch_pairs(data, count: int, seed: int = 0):
+    """``count`` STSb train pairs (anchor, positive) of distinct texts, in a seeded order."""
+    import numpy as np
+
+    sts = ks.data.read_sts(data / "stsb" / "sts-train.csv")
+    seen, pairs = set(), []
+    for a, b in zip(sts.columns["text_a"], sts.columns["text_b"], strict=True):
+        if a != b and a not in seen and b not in seen:
+            seen.update((a, b))
+            pairs.append((a, b))
+    order = np.random.default_rng(seed).permutation(len(pairs))
+    return [pairs[order[i % len(pairs)]] for i in range(count)]
+
+
+def big_batch_ours(folder, pairs, loss, batch, mini_batch_size) -> list[float]:
+    """``ks.fit`` on ``pairs``, one step a batch; returns the time at the end of each step."""
+    import keras
+
+    encoder = ks.SentenceEncoder.from_pretrained(folder)
+    config = ks.TrainingConfig(
+        loss=loss,
+        loss_options={"mini_batch_size": mini_batch_size} if loss == "cached-mnrl" else None,
+        batch_size=batch,
+        batch_sampler="batch_sampler",
+        seed=42,
+    )
+    examples = ks.data.from_lists(anchor=[a for a, _ in pairs], positive=[b for _, b in pairs])
+    ends = []
+    clock = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda *_, **__: ends.append(time.perf_counter())
+    )
+    ks.fit(encoder, examples, config, [clock], verbose=0)
+    return ends
+
+
+def big_batch_reference(folder, pairs, loss, batch, mini_batch_size) -> list[float]:
+    """sentence-transformers' loss in a plain torch loop; the time at the end of each step."""
+    import torch
+    from sentence_transformers import SentenceTransformer, losses
+
+    torch.manual_seed(42)
+    model = SentenceTransformer(str(folder), device="cpu")
+    model.train()
+    if loss == "cached-mnrl":
+        criterion = losses.CachedMultipleNegativesRankingLoss(
+            model, mini_batch_size=mini_batch_size
+        )
+    else:
+        criterion = losses.MultipleNegativesRankingLoss(model)
+    named = list(model.named_parameters())
+    plain = [p for n, p in named if n.endswith("bias") or "LayerNorm" in n]  # no weight decay
+    decay = [p for n, p in named if not (n.endswith("bias") or "LayerNorm" in n)]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": 0.01}, {"params": plain, "weight_decay": 0.0}], lr=2e-5
+    )
+    ends = []
+    for start in range(0, len(pairs), batch):
+        rows = pairs[start : start + batch]
+        features = [model.preprocess([row[i] for row in rows]) for i in (0, 1)]
+        value = criterion(features, None)
+        value.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad()
+        ends.append(time.perf_counter())
+    return ends
+
+
+def big_batch_one(args: argparse.Namespace, library: str, loss: str, batch: int) -> dict:
+    """One configuration, in this (fresh) process: pairs/s and peak resident MiB."""
+    folder = resolve_model_path(args.model)
+    steps = args.warmup_steps + args.steps
+    pairs = big_batch_pairs(args.data, batch * steps)
+    if library == "sentence-transformers":
+        import sentence_transformers  # noqa: F401  (torch: its import is not the training's)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # libraries imported
+    train = big_batch_ours if library == "keras-siamese" else big_batch_reference
+    start = time.perf_counter()
+    ends = train(folder, pairs, loss, batch, args.mini_batch_size)
+    assert len(ends) == steps, (len(ends), steps)
+    timed_from = ends[args.warmup_steps - 1] if args.warmup_steps else start
+    return {
+        "pairs_per_s": batch * args.steps / (ends[-1] - timed_from),
+        "start_s": ends[0] - start,  # loading the model, the first step (tracing)
+        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "before_mib": before,
+    }
+
+
+def big_batch(args: argparse.Namespace) -> None:
+    """The big-batch recipe: every configuration in a fresh process, then the table."""
+    rows = []
+    for batch in args.batch_sizes:
+        for library, loss in BIG_BATCH_RUNS:
+            command = [sys.executable, __file__, "--recipe", "big-batch", "--data", str(args.data)]
+            command += ["--model", args.model, "--steps", str(args.steps)]
+            command += ["--warmup-steps", str(args.warmup_steps)]
+            command += ["--mini-batch-size", str(args.mini_batch_size)]
+            command += ["--only-run", library, loss, str(batch)]
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode != 0:
+                print(f"{library} {loss} batch {batch} failed:\n{done.stderr[-3000:]}", flush=True)
+                continue
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            rows.append((batch, library, loss, result))
+            print(f"batch {batch:5} {library:22} {loss:12} {result}", flush=True)
+    print(
+        f"\nbig-batch: STSb train pairs, {args.warmup_steps} warm-up + {args.steps} timed steps, "
+        f"cached-mnrl mini-batch {args.mini_batch_size}, model {args.model}"
+    )
+    print(
+        f"{'batch':>6} {'loss':12} {'library':22} {'pairs/s':>8} {'peak MiB':>9} "
+        f"{'+MiB':>6} {'start s':>8}"
+    )
+    for batch, library, loss, r in rows:
+        print(
+            f"{batch:6} {loss:12} {library:22} {r['pairs_per_s']:8.1f} {r['peak_mib']:9.0f} "
+            f"{r['peak_mib'] - r['before_mib']:6.0f} {r['start_s']:8.1f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     data_argument(parser)
-    parser.add_argument("--recipe", choices=RECIPES, default="sts")
+    parser.add_argument("--recipe", choices=[*RECIPES, "big-batch"], default="sts")
     parser.add_argument("--losses", nargs="+")
     parser.add_argument("--seeds", nargs="+", type=int, default=[42, 43, 44])
     parser.add_argument("--model", default=ks.DEFAULT_MODEL)
@@ -109,7 +262,20 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--lr", type=float, default=2e-5)
     parser.add_argument("--limit", type=int, help="train on the first N examples (smoke runs)")
+    big = parser.add_argument_group("big-batch")
+    big.add_argument("--batch-sizes", nargs="+", type=int, default=[64, 256, 1024])
+    big.add_argument("--steps", type=int, default=3, help="timed steps per configuration")
+    big.add_argument("--warmup-steps", type=int, default=1, help="untimed steps before them")
+    big.add_argument("--mini-batch-size", type=int, default=32, help="of the cached loss")
+    big.add_argument("--only-run", nargs=3, help=argparse.SUPPRESS)  # library loss batch
     args = parser.parse_args()
+    if args.recipe == "big-batch":
+        if args.only_run:  # a child of big_batch: one configuration, its result as JSON
+            library, loss, batch = args.only_run
+            print(json.dumps(big_batch_one(args, library, loss, int(batch))))
+        else:
+            big_batch(args)
+        return
 
     recipe = RECIPES[args.recipe]
     folder = resolve_model_path(args.model)

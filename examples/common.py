@@ -17,7 +17,17 @@ def parse_args(description: str, output: str) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--output", type=Path, default=REPO / "runs" / output)
+    parser.add_argument(
+        "--limit", type=int, help="use only the first N training (and development) examples"
+    )
     return parser.parse_args()
+
+
+def first(args: argparse.Namespace, examples):
+    """``examples``, cut to ``--limit`` rows when given (the tests run each recipe that way)."""
+    return (
+        examples if args.limit is None else examples.select(range(min(args.limit, len(examples))))
+    )
 
 
 def report(before: dict, after: dict) -> None:
@@ -26,20 +36,29 @@ def report(before: dict, after: dict) -> None:
     print(json.dumps({"before": before, "after": after}))
 
 
-def train_and_report(args: argparse.Namespace, encoder, train, loss, evaluators) -> None:
+def train_and_report(
+    args: argparse.Namespace, encoder, train, loss, evaluators, **settings
+) -> None:
     """Evaluates, trains with ``loss`` (a registered name or a ``keras.losses.Loss``; resumable
-    from ``output/backup``), evaluates, saves."""
+    from ``output/backup``), evaluates, saves. ``settings``: more ``TrainingConfig`` fields, and
+    ``keep_best`` for ``fit``."""
     import keras_siamese as ks
 
     def evaluate() -> dict:
         return {k: v for e in evaluators for k, v in e(encoder).items()}
 
     before = evaluate()
+    keep_best = settings.pop("keep_best", False)
     config = ks.TrainingConfig(
-        loss=loss, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed
+        loss=loss, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, **settings
     )
-    history = ks.fit(
-        encoder, train, config, callbacks=evaluators, backup_dir=args.output / "backup"
+    ks.fit(
+        encoder,
+        train,
+        config,
+        callbacks=evaluators,
+        backup_dir=args.output / "backup",
+        keep_best=keep_best,
     )
-    report(before, {name: history.history[name][-1] for name in before})
+    report(before, evaluate())  # the saved model's scores (with keep_best: the best one's)
     encoder.save(args.output / "model")

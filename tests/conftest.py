@@ -93,6 +93,28 @@ def reference_minilm(minilm_path):
 
 
 @pytest.fixture(scope="session")
+def all_sentences(shared_data) -> list[str]:
+    """Every distinct sentence of the shared data: STSb train and dev, SICK."""
+    from keras_siamese.data import read_sick, read_sts
+
+    parts = [
+        read_sts(shared_data / "stsb" / "sts-train.csv"),
+        read_sts(shared_data / "stsb" / "sts-dev.csv"),
+        read_sick(shared_data / "sick" / "SICK_train_trial.txt"),
+    ]
+    texts = [text for part in parts for c in ("text_a", "text_b") for text in part.columns[c]]
+    return list(dict.fromkeys(texts))
+
+
+@pytest.fixture(scope="session")
+def roberta_folder(tmp_path_factory, all_sentences) -> Path:
+    """A byte-level BPE (RoBERTa) tokenizer trained on the shared sentences."""
+    from keras_siamese.testing import write_roberta_tokenizer
+
+    return write_roberta_tokenizer(tmp_path_factory.mktemp("roberta"), all_sentences)
+
+
+@pytest.fixture(scope="session")
 def sts_dev(shared_data):
     """STS Benchmark dev (1,500 scored pairs)."""
     from keras_siamese.data import read_sts

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from keras_siamese.backbones import TransformerBackbone
 from keras_siamese.backbones.transformer_config import TransformerConfig
@@ -214,24 +213,15 @@ def test_random_family_like_sentence_transformers(random_checkpoint, sts_sentenc
 
 
 def test_random_family_saved_model_matches_encode(random_checkpoint, tmp_path):
-    """XLM-RoBERTa (SentencePiece) and DistilBERT (WordPiece) tokenise in the graph: the
-    raw-string SavedModel, served in a fresh process with only TensorFlow and tensorflow-text,
-    equals ``encode``. RoBERTa's byte-level BPE has no in-graph tokenizer: the export says so
-    and holds the token-id signature only, which equals ``encode`` on the Python ids."""
+    """RoBERTa (byte-level BPE), XLM-RoBERTa (SentencePiece) and DistilBERT (WordPiece) tokenise
+    in the graph: the raw-string SavedModel, served in a fresh process with only TensorFlow and
+    tensorflow-text, equals ``encode``."""
     from conftest import serve_in_a_fresh_process
     from keras_siamese.export import saved_model
 
-    family, folder = random_checkpoint
+    _, folder = random_checkpoint
     encoder = SentenceEncoder.from_pretrained(folder)
     texts = ["A man is playing a guitar.", "Straße, café: ÉCOLE! 中文 <mask>", "x" * 300]
     expected = encoder.encode(texts)
-    if family == "roberta":
-        with pytest.warns(UserWarning, match="Raw-string signatures are not available for bpe"):
-            exported = saved_model(encoder, tmp_path / "sm")
-        signatures = tf.saved_model.load(str(exported)).signatures
-        assert set(signatures) == {"embed_token_ids"}
-        tokens = {k: tf.constant(v) for k, v in encoder.tokenizer(texts).items()}
-        served = signatures["embed_token_ids"](**tokens)["embeddings"].numpy()
-    else:
-        served = serve_in_a_fresh_process(saved_model(encoder, tmp_path / "sm"), texts, tmp_path)
+    served = serve_in_a_fresh_process(saved_model(encoder, tmp_path / "sm"), texts, tmp_path)
     assert cosine_similarity(served, expected, xp=np).min() >= 0.99999

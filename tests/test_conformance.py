@@ -24,7 +24,9 @@ from keras_siamese.backbones import (
 from keras_siamese.encoders import SentenceEncoder
 from keras_siamese.pooling import DenseProjection, Normalize, Pooling
 from keras_siamese.siamese import SCORE_LAYERS, Stack
-from keras_siamese.tokenizers import InGraphTokenizer, SentencePieceTokenizer
+from keras_siamese.siamese.grad_cache import GradCacheModel
+from keras_siamese.tokenizers import ByteLevelBPETokenizer, InGraphTokenizer, SentencePieceTokenizer
+from keras_siamese.tokenizers.byte_level_bpe_tokenizer import bytes_to_unicode
 from keras_siamese.training import WarmupLinearDecay
 
 VOCAB = 30
@@ -40,6 +42,14 @@ TINY_BACKBONE = {
 TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "man", "plays", "guitar", "##s"]
 PIECES = [["<s>", 0.0], ["<pad>", 0.0], ["</s>", 0.0], ["<unk>", 0.0], ["▁hi", -1.0], ["h", -3.0]]
 ADDED_PIECES = [{"content": t, "id": i} for i, t in enumerate(["<s>", "<pad>", "</s>", "<unk>"])]
+
+
+BYTE_SYMBOLS = list(bytes_to_unicode().values())
+BPE_VOCAB = {t: i for i, t in enumerate(["<s>", "<pad>", "</s>", "<unk>", *BYTE_SYMBOLS, "hi"])}
+BPE_ADDED = [
+    {"content": t, "id": i, "lstrip": False, "rstrip": False, "normalized": False}
+    for i, t in enumerate(["<s>", "<pad>", "</s>", "<unk>"])
+]
 
 
 def _rng():
@@ -118,8 +128,26 @@ LAYERS = {
         lambda: (tf.constant(["Hi hi </s>", "", "hih"]),),
         mixed_dtype=None,
     ),
+    "ByteLevelBPETokenizer": LayerCase(
+        lambda **kw: ByteLevelBPETokenizer(
+            BPE_VOCAB, [["h", "i"]], added_tokens=BPE_ADDED, max_seq_length=8, **kw
+        ),
+        lambda: (tf.constant(["hi hi </s>", "", "hih"]),),
+        mixed_dtype=None,
+    ),
     "SentenceEncoder": LayerCase(_encoder, lambda: (_token_inputs(),), dtype_kwarg=False),
+    "GradCacheModel": LayerCase(
+        lambda **kw: GradCacheModel(_encoder(), ("anchor", "positive"), mini_batch_size=1, **kw),
+        lambda: (
+            {f"{r}_{k}": v for r in ("anchor", "positive") for k, v in _token_inputs().items()},
+        ),
+        dtype_kwarg=False,
+    ),
     "Stack": LayerCase(lambda **kw: Stack(**kw), _pair),
+    "PairFeatures": LayerCase(
+        lambda **kw: losses.PairFeatures(multiplication=True, **kw),
+        lambda: (_floats(3, 2, HIDDEN),),
+    ),
     **{cls.__name__: LayerCase(lambda cls=cls, **kw: cls(**kw), _pair) for cls in SCORE_LAYERS},
 }
 
@@ -181,6 +209,15 @@ LOSSES = {
         lambda: losses.DistillKLDivLoss(temperature=2.0, teacher_temperature=0.5),
         _TEACHER_SCORES.astype("float32"),
         _stacked(4),
+    ),
+    "GISTEmbedLoss": LossCase(  # y_true: the guide's embeddings of each column
+        lambda: losses.GISTEmbedLoss(temperature=0.05, margin=0.1), _floats(4, 3, 5), _stacked(3)
+    ),
+    "CachedMultipleNegativesRankingLoss": LossCase(  # its value is MNRL's
+        lambda: losses.CachedMultipleNegativesRankingLoss(mini_batch_size=2), _NONE, _stacked(3)
+    ),
+    "SoftmaxLoss": LossCase(  # y_pred: its head's logits, as the training model gives them
+        lambda: losses.SoftmaxLoss(num_labels=3), _CLASSES, _floats(6, 3)
     ),
     "MatryoshkaLoss": LossCase(
         lambda: losses.MatryoshkaLoss(

@@ -62,15 +62,10 @@ print(json.dumps(results))
 """
 )
 
-FIT_SCRIPT = (
-    PRELUDE
-    + """
-import keras
-from keras_siamese.data import from_lists
-from keras_siamese.testing import TINY_WORDS, make_tiny_encoder
-from keras_siamese.training import TrainingConfig, fit
-
-vocab = sys.argv[1]
+# 64 (anchor, positive) pairs of tiny words with distinct anchors, and the tiny encoder without
+# dropout (the same weights in every process): the runs compared in this file and
+# test_multi_worker.py
+TINY_MNRL_SETUP = """
 rng = np.random.default_rng(0)
 words = [w for w in TINY_WORDS if w.isalpha()]
 pairs = {}
@@ -88,7 +83,20 @@ def tiny_without_dropout():
     encoder.build()
     encoder.set_weights(tiny.get_weights())
     return encoder
+"""
 
+FIT_SCRIPT = (
+    PRELUDE
+    + """
+import keras
+from keras_siamese.data import from_lists
+from keras_siamese.testing import TINY_WORDS, make_tiny_encoder
+from keras_siamese.training import TrainingConfig, fit
+
+vocab = sys.argv[1]
+"""
+    + TINY_MNRL_SETUP
+    + """
 
 results = {}
 for name, gather, run_strategy in (("one", False, None), ("gather", True, strategy),

@@ -24,7 +24,11 @@ LABELS = {
 }
 
 
-OPTIONS = {"matryoshka": {"loss": "cosent", "dims": [8, 4]}}  # its required options
+GUIDE = RNG.normal(size=(B, 3, 5)).astype("float32")  # a guide model's, for GISTEmbedLoss
+OPTIONS = {  # their required options
+    "matryoshka": {"loss": "cosent", "dims": [8, 4]},
+    "softmax": {"num_labels": 3},
+}
 
 
 def registered_loss(name: str) -> keras.losses.Loss:
@@ -33,7 +37,12 @@ def registered_loss(name: str) -> keras.losses.Loss:
 
 def data(loss: keras.losses.Loss):
     roles = len(loss.roles) + getattr(loss, "min_negatives", 0)
-    return LABELS[loss.label_kind], EMBEDDINGS[0 if roles == 1 else roles]
+    embeddings = EMBEDDINGS[0 if roles == 1 else roles]
+    head = getattr(loss, "head", None)  # the training model applies it: the loss gets its output
+    labels = LABELS[loss.label_kind]
+    if isinstance(loss, L.GISTEmbedLoss):  # a guide's embeddings of each column
+        labels = GUIDE[:, :roles]
+    return labels, head(embeddings) if head else embeddings
 
 
 @pytest.mark.parametrize("name", sorted(L.LOSSES))

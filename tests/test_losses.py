@@ -408,6 +408,7 @@ def test_losses_registry_from_the_classes_declarations():
         "contrastive",
         "triplet",
         "mnrl",
+        "cached-mnrl",
         "mega-batch-margin",
         "batch-hard-triplet",
         "batch-hard-soft-margin-triplet",
@@ -417,6 +418,8 @@ def test_losses_registry_from_the_classes_declarations():
         "mse",
         "margin-mse",
         "distill-kl-div",
+        "gist",
+        "softmax",
     ]
     consumes = {
         "cosent": (("text_a", "text_b"), "score"),
@@ -434,6 +437,9 @@ def test_losses_registry_from_the_classes_declarations():
         "mse": (("text",), "embedding"),
         "margin-mse": (("anchor", "positive"), "scores"),
         "distill-kl-div": (("anchor", "positive"), "scores"),
+        "cached-mnrl": (("anchor", "positive"), "none"),
+        "gist": (("anchor", "positive"), "embedding"),
+        "softmax": (("text_a", "text_b"), "class"),
     }
     for name, cls in L.LOSSES.items():
         assert issubclass(cls, keras.losses.Loss) and cls.registry_name == name, name
@@ -442,7 +448,8 @@ def test_losses_registry_from_the_classes_declarations():
             continue
         assert (cls.roles, cls.label_kind) == consumes[name], name
         assert cls.label_kind in L.LABEL_KINDS
-        assert cls.takes_negatives == (name in ("mnrl", "margin-mse", "distill-kl-div")), name
+        with_negatives = ("mnrl", "cached-mnrl", "margin-mse", "distill-kl-div", "gist")
+        assert cls.takes_negatives == (name in with_negatives), name
     assert L.LOSSES["mnrl"] is L.MultipleNegativesRankingLoss
     assert L.LOSSES["matryoshka"] is L.MatryoshkaLoss
     assert L.get_loss("batch-hard-triplet").roles == ("text",)

@@ -33,6 +33,12 @@ TEACHER = RNG.normal(size=(B, D)).astype("float32")  # a teacher's embeddings
 TEACHER_PER_COLUMN = RNG.normal(size=(B, 2, D)).astype("float32")
 MARGINS = RNG.normal(scale=2.0, size=B).astype("float32")  # a teacher's margins, one negative
 TEACHER_SCORES = RNG.normal(scale=3.0, size=(B, 3)).astype("float32")  # positive, 2 negatives
+# A guide's embeddings (Dg=5) of IN_BATCH's texts: a noisy projection of the student's, where the
+# texts of rows 2 and 3 are paraphrases, and row 5's negatives are near its anchor (false ones).
+GUIDE = IN_BATCH @ RNG.normal(size=(D, 5)) + RNG.normal(scale=0.5, size=(B, 4, 5))
+GUIDE[3] = GUIDE[2] + RNG.normal(scale=0.05, size=(4, 5))
+GUIDE[5, 2:] = GUIDE[5, 0] + RNG.normal(scale=0.05, size=(2, 5))
+GUIDE = GUIDE.astype("float32")
 
 
 class MegaBatchMargin:
@@ -75,6 +81,61 @@ class EmbedDistill:
     def compute_loss_from_embeddings(self, columns, labels):
         teachers = [labels] * len(columns) if labels.dim() == 2 else list(labels.unbind(1))
         return self.loss.compute_loss_from_embeddings(columns, teachers)
+
+
+class _Lookup(torch.nn.Module):
+    """A stand-in SentenceTransformer: its embeddings of a column are the tensor under ``key`` of
+    the column's features; the same tokenizer for the model and the guide (no re-tokenising)."""
+
+    def __init__(self, key: str, tokenizer):
+        super().__init__()
+        self.key, self.tokenizer, self.max_seq_length = key, tokenizer, 32
+
+    def forward(self, features):
+        return {"sentence_embedding": features[self.key]}
+
+
+class GuidedGIST:
+    """sentence-transformers' ``GISTEmbedLoss`` on given embeddings: its ``forward`` embeds each
+    column with the model and the guide, here stand-ins returning the student's columns and the
+    guide's (``labels`` ``[B, n, Dg]``). It takes one negative column: k negative columns go in
+    as one of k * B rows, which its anchor-negative similarity matrix takes as they come."""
+
+    def __init__(self, **kwargs):
+        from tokenizers import Tokenizer
+        from tokenizers.models import WordLevel
+        from transformers import PreTrainedTokenizerFast
+
+        vocab = Tokenizer(WordLevel({"[UNK]": 0}, unk_token="[UNK]"))
+        tokenizer = PreTrainedTokenizerFast(tokenizer_object=vocab)
+        student, guide = _Lookup("student", tokenizer), _Lookup("guide", tokenizer)
+        self.loss = st_losses.GISTEmbedLoss(student, guide, **kwargs)
+
+    def compute_loss_from_embeddings(self, columns, labels):
+        guides = list(labels.unbind(1))
+        if len(columns) > 3:
+            columns = [*columns[:2], torch.cat(columns[2:])]
+            guides = [*guides[:2], torch.cat(guides[2:])]
+        features = [
+            {"student": column, "guide": guide}
+            for column, guide in zip(columns, guides, strict=True)
+        ]
+        return self.loss(features, None)
+
+
+GIST_OPTIONS = {  # (options, columns: 2 pairs, 3 one negative, 4 two negatives)
+    "gist": ({}, 2),
+    "gist-negative": ({}, 3),
+    "gist-two-negatives": ({}, 4),
+    # margins that leave out more candidates than 0 does, and (0.15) differently by strategy
+    "gist-relative": ({"margin_strategy": "relative", "margin": 0.2}, 4),
+    "gist-relative-negative": ({"margin_strategy": "relative", "margin": 0.15}, 3),
+    "gist-absolute-margin": ({"margin": 0.15}, 3),
+    "gist-absolute-margin-pairs": ({"margin": 0.8}, 2),
+    "gist-no-contrast": ({"contrast_anchors": False, "contrast_positives": False}, 3),
+    "gist-anchors-only": ({"contrast_positives": False, "temperature": 0.05}, 2),
+    "gist-positives-only": ({"contrast_anchors": False}, 4),
+}
 
 
 CASES = {
@@ -246,6 +307,15 @@ CASES = {
         TEACHER_SCORES,
         IN_BATCH,
     ),
+    **{
+        name: (
+            L.GISTEmbedLoss(**options),
+            GuidedGIST(**options),
+            np.ascontiguousarray(GUIDE[:, :columns]),
+            np.ascontiguousarray(IN_BATCH[:, :columns]),
+        )
+        for name, (options, columns) in GIST_OPTIONS.items()
+    },
 }
 NEW = [  # checked for their gradients too
     "mnrl-symmetric",
@@ -266,6 +336,7 @@ NEW = [  # checked for their gradients too
     "distill-kl-div",
     "distill-kl-div-one-negative",
     "distill-kl-div-temperatures",
+    *GIST_OPTIONS,
 ]
 
 

@@ -16,8 +16,11 @@ TOPICS, TOPIC_TOKENS, EXAMPLES, BATCH = 4, 10, 64, 16
 
 
 def registered_loss(name: str) -> keras.losses.Loss:
-    """A default instance of each registered loss (``matryoshka`` around CoSENT)."""
-    return L.MatryoshkaLoss("cosent", [8, 4, 2]) if name == "matryoshka" else L.LOSSES[name]()
+    """A default instance of each registered loss (``matryoshka`` around CoSENT, ``softmax``
+    classifying pairs as same topic or not)."""
+    if name == "matryoshka":
+        return L.MatryoshkaLoss("cosent", [8, 4, 2])
+    return L.SoftmaxLoss(2) if name == "softmax" else L.LOSSES[name]()
 
 
 # -- model.fit on token ids -------------------------------------------------------------------
@@ -40,7 +43,7 @@ def dataset(roles: tuple[str, ...], label_kind: str, seed: int = 0) -> tf.data.D
     similar texts share a topic."""
     rng = np.random.default_rng(seed)
     topics = rng.integers(0, TOPICS, size=EXAMPLES)
-    if label_kind in ("score", "binary"):  # pairs
+    if label_kind in ("score", "binary") or roles == ("text_a", "text_b"):  # pairs
         same = rng.integers(0, 2, size=EXAMPLES)
         first, second = roles
         columns = {first: topics, second: np.where(same == 1, topics, _other(rng, topics))}
@@ -48,16 +51,22 @@ def dataset(roles: tuple[str, ...], label_kind: str, seed: int = 0) -> tf.data.D
             same == 1, rng.uniform(0.6, 1.0, EXAMPLES), rng.uniform(0.0, 0.4, EXAMPLES)
         )
         y = (graded if label_kind == "score" else same).astype("float32")
+        if label_kind == "class":  # SoftmaxLoss: class 1 same topic, 0 not
+            y = same.astype("int32")
     elif label_kind == "class":  # single texts
         (role,) = roles
         columns, y = {role: topics}, topics.astype("int32")
-    elif label_kind == "embedding":  # single texts (or translations), a teacher's vector per topic
+    elif label_kind == "embedding" and roles[0] != "anchor":  # single texts (or translations),
+        # a teacher's vector per topic
         teacher = rng.normal(scale=0.5, size=(TOPICS, DIM)).astype("float32")
         columns, y = {role: topics for role in roles}, teacher[topics]
     else:  # anchor, positive, then negatives
         columns = {roles[0]: topics, roles[1]: topics}
         columns.update({role: _other(rng, topics) for role in roles[2:]})
         y = np.zeros(EXAMPLES, "float32")
+        if label_kind == "embedding":  # GISTEmbedLoss: a guide's vector per topic, per column
+            guide = rng.normal(size=(TOPICS, DIM)).astype("float32")
+            y = np.stack([guide[column] for column in columns.values()], axis=1)
         if label_kind == "scores":  # a teacher's scores: the positive 1, each negative 0
             y = np.zeros((EXAMPLES, len(roles) - 1), "float32")
             y[:, 0] = 1.0
@@ -125,7 +134,8 @@ LABELS = {
 
 
 def tiny_examples(roles: tuple[str, ...], label_kind: str) -> ks.data.Examples:
-    """8 rows of distinct texts in every column, with labels of ``label_kind``."""
+    """8 rows of distinct texts in every column, with labels of ``label_kind`` (for GIST's pairs,
+    a guide's embedding per column)."""
     columns = {
         role: [
             f"{subject} {ACTIONS[(row + column) % len(ACTIONS)]}"
@@ -133,7 +143,10 @@ def tiny_examples(roles: tuple[str, ...], label_kind: str) -> ks.data.Examples:
         ]
         for column, role in enumerate(roles)
     }
-    return ks.data.Examples(columns, LABELS[label_kind])
+    labels = LABELS[label_kind]
+    if label_kind == "embedding" and roles[0] == "anchor":
+        labels = np.stack([labels] * len(roles), axis=1)
+    return ks.data.Examples(columns, labels)
 
 
 def train_two_steps(encoder, loss, loss_options=None, roles=None):
@@ -162,7 +175,8 @@ def assert_trained(history, before, after):
 
 @pytest.mark.parametrize("name", sorted(L.LOSSES))
 def test_every_registered_loss_trains_by_name_through_fit(tiny_vocab_folder, name):
-    options = {"loss": "cosent", "dims": [16, 8]} if name == "matryoshka" else None
+    options = {"matryoshka": {"loss": "cosent", "dims": [16, 8]}, "softmax": {"num_labels": 2}}
+    options = options.get(name)
     with_negative = name in ("mnrl", "margin-mse", "distill-kl-div")  # hard negatives
     roles = ("anchor", "positive", "negative_1") if with_negative else None
     encoder = make_tiny_encoder(tiny_vocab_folder)

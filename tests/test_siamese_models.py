@@ -23,8 +23,15 @@ def in_batch_roles(num_negatives: int = 0) -> tuple[str, ...]:
 
 
 def registered_loss(name: str) -> keras.losses.Loss:
-    """A default instance of each registered loss (``matryoshka`` around CoSENT)."""
-    return L.MatryoshkaLoss("cosent", [4, 2]) if name == "matryoshka" else L.LOSSES[name]()
+    """A default instance of each registered loss (``matryoshka`` around CoSENT, ``softmax``
+    with 3 classes)."""
+    if name == "matryoshka":
+        return L.MatryoshkaLoss("cosent", [4, 2])
+    return L.SoftmaxLoss(3) if name == "softmax" else L.LOSSES[name]()
+
+
+# the losses whose training model outputs the embeddings (not a head's output, e.g. logits)
+EMBEDDING_LOSSES = sorted(name for name, cls in L.LOSSES.items() if not hasattr(cls, "head"))
 
 
 @keras.saving.register_keras_serializable(package="keras_siamese_tests")
@@ -132,7 +139,7 @@ def test_in_batch_and_single_text_models(encoder):
     [pair_model, triplet_model, in_batch_model]
     + [
         lambda e, name=name: training_model(e, registered_loss(name), num_negatives=1)
-        for name in L.LOSSES
+        for name in EMBEDDING_LOSSES
     ],
 )
 def test_twin_model_weights_are_exactly_the_encoders(encoder, builder):
@@ -143,7 +150,15 @@ def test_twin_model_weights_are_exactly_the_encoders(encoder, builder):
     )
 
 
-@pytest.mark.parametrize("name", sorted(L.LOSSES))
+def test_a_loss_head_is_trained_with_the_encoder(encoder):
+    loss = L.SoftmaxLoss(3)
+    model = training_model(encoder, loss)
+    assert model.output.shape == (None, 3)  # the classifier's logits
+    assert len(model.trainable_variables) == len(encoder.trainable_variables) + 2
+    assert any(v is loss.classifier.kernel for v in model.trainable_variables)
+
+
+@pytest.mark.parametrize("name", EMBEDDING_LOSSES)
 def test_training_model_has_one_branch_per_role_of_the_loss(encoder, name):
     loss = registered_loss(name)
     pairs, triplets = ("text_a", "text_b"), ("anchor", "positive", "negative")
@@ -164,6 +179,8 @@ def test_training_model_has_one_branch_per_role_of_the_loss(encoder, name):
         "mse": ("text",),
         "margin-mse": ("anchor", "positive", "negative_1", "negative_2"),
         "distill-kl-div": ("anchor", "positive", "negative_1", "negative_2"),
+        "cached-mnrl": ("anchor", "positive", "negative_1", "negative_2"),
+        "gist": ("anchor", "positive", "negative_1", "negative_2"),
     }[name]
     assert loss_roles(loss, num_negatives=2) == expected  # negatives only where taken
     model = training_model(encoder, loss, num_negatives=2)
@@ -176,7 +193,12 @@ def test_training_model_has_one_branch_per_role_of_the_loss(encoder, name):
     outputs = model.predict(features, verbose=0).reshape(BATCH, len(expected), DIM)
     for i, role in enumerate(expected):  # stacked in role order
         np.testing.assert_allclose(outputs[:, i], _embed(encoder, features, role), atol=1e-6)
-    label_shape = {"mse": (BATCH, DIM), "margin-mse": (BATCH, 2), "distill-kl-div": (BATCH, 3)}
+    label_shape = {
+        "mse": (BATCH, DIM),
+        "margin-mse": (BATCH, 2),
+        "distill-kl-div": (BATCH, 3),
+        "gist": (BATCH, 4, DIM),  # a guide's embeddings of each column
+    }
     labels = np.ones(label_shape.get(name, (BATCH,)), "float32")  # teacher targets: vectors
     assert float(loss(labels, model.predict(features, verbose=0))) >= 0
 

@@ -1,6 +1,7 @@
 """RoBERTa (byte-level BPE) and XLM-RoBERTa (SentencePiece Unigram) tokenizers, trained on the
 shared data: Python ids equal transformers', in-graph Unigram ids equal the Python ones, saving
-round-trips, and byte-level BPE has a clear refusal for raw-string signatures."""
+round-trips; in_graph_tokenizer picks the in-graph twin of each family (byte-level BPE's own tests:
+tests/test_byte_level_bpe.py), and raw-string TFLite files stay WordPiece-only."""
 
 import json
 import shutil
@@ -11,10 +12,12 @@ import pytest
 import tensorflow as tf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tokenizers import Tokenizer
 
 from keras_siamese.checkpoints.sentence_transformers_format import load_tokenizer, save_tokenizer
-from keras_siamese.testing import write_roberta_tokenizer, write_xlm_roberta_tokenizer
+from keras_siamese.testing import write_xlm_roberta_tokenizer
 from keras_siamese.tokenizers import (
+    ByteLevelBPETokenizer,
     RawStringsUnavailable,
     SentencePieceTokenizer,
     TextTokenizer,
@@ -70,25 +73,6 @@ def known_difference(text: str, unigram: TextTokenizer) -> bool:
         any(special in text for special in FULL_WIDTH_SPECIALS)
         or processor.normalize(text.replace("\x00", "")) != hf
     )
-
-
-@pytest.fixture(scope="module")
-def all_sentences(shared_data) -> list[str]:
-    """Every distinct sentence of the shared data: STSb train and dev, SICK."""
-    from keras_siamese.data import read_sick, read_sts
-
-    parts = [
-        read_sts(shared_data / "stsb" / "sts-train.csv"),
-        read_sts(shared_data / "stsb" / "sts-dev.csv"),
-        read_sick(shared_data / "sick" / "SICK_train_trial.txt"),
-    ]
-    texts = [text for part in parts for c in ("text_a", "text_b") for text in part.columns[c]]
-    return list(dict.fromkeys(texts))
-
-
-@pytest.fixture(scope="module")
-def roberta_folder(tmp_path_factory, all_sentences) -> Path:
-    return write_roberta_tokenizer(tmp_path_factory.mktemp("roberta"), all_sentences)
 
 
 @pytest.fixture(scope="module")
@@ -240,14 +224,20 @@ def test_in_graph_tokenizer_by_family(folders):
     unigram = load_tokenizer(folders["unigram"])
     assert isinstance(in_graph_tokenizer(unigram), SentencePieceTokenizer)
     bpe = load_tokenizer(folders["bpe"])
+    assert isinstance(in_graph_tokenizer(bpe), ByteLevelBPETokenizer)
+    state = json.loads(bpe.to_str())
+    state["model"]["dropout"] = 0.5  # a BPE pipeline without an exact twin
+    exotic = TextTokenizer(Tokenizer.from_str(json.dumps(state)), max_seq_length=MAX_LENGTH)
     with pytest.raises(RawStringsUnavailable) as raised:
-        in_graph_tokenizer(bpe)
+        in_graph_tokenizer(exotic)
     message = str(raised.value)
     assert isinstance(raised.value, ValueError) and "\n" not in message
-    assert "Raw-string signatures are not available for bpe" in message
-    assert "token-id signature still is" in message
+    assert "Raw-string signatures are not available for this bpe" in message
+    assert "dropout" in message and "The token-id signature still is" in message
     with pytest.raises(ValueError, match="reproduces Unigram tokenizers; this one is bpe"):
         SentencePieceTokenizer.from_text_tokenizer(bpe)
+    with pytest.raises(ValueError, match="reproduces byte-level BPE tokenizers; this one is uni"):
+        ByteLevelBPETokenizer.from_text_tokenizer(unigram)
 
 
 # -- export -------------------------------------------------------------------------------------
@@ -283,16 +273,16 @@ def test_unigram_raw_string_saved_model_in_a_fresh_process(tmp_path, xlmr_folder
     np.testing.assert_allclose(served, encoder.encode(texts), atol=1e-5)
 
 
-def test_bpe_exports_token_ids_only_and_refuses_raw_string_tflite(tmp_path, roberta_folder):
+def test_bpe_exports_both_signatures_and_refuses_raw_string_tflite(tmp_path, roberta_folder):
+    """The raw-string signature's parity in a fresh process: tests/test_byte_level_bpe.py."""
     from keras_siamese.export import saved_model, tflite
 
     encoder = tiny_encoder(load_tokenizer(roberta_folder, max_seq_length=32))
-    with pytest.warns(UserWarning, match="Raw-string signatures are not available for bpe"):
-        folder = saved_model(encoder, tmp_path / "model")
+    folder = saved_model(encoder, tmp_path / "model")
     loaded = tf.saved_model.load(str(folder))
-    assert set(loaded.signatures) == {"embed_token_ids"}
+    assert set(loaded.signatures) == {"serving_default", "embed_token_ids"}
     config = json.loads((folder / "assets" / "keras_siamese_export.json").read_text())
-    assert set(config["signatures"]) == {"embed_token_ids"}
+    assert set(config["signatures"]) == {"serving_default", "embed_token_ids"}
     assert config["tokenizer"]["type"] == "byte-level-bpe"
     tokens = encoder.tokenizer(["A man is playing a guitar."])
     embedded = loaded.signatures["embed_token_ids"](

@@ -11,10 +11,10 @@ import traceback
 from collections.abc import Sequence
 
 from keras_siamese import __version__
-from keras_siamese.cli import encode, evaluate, export, losses, mine, search, train
+from keras_siamese.cli import beam_encode, encode, evaluate, export, losses, mine, search, train
 from keras_siamese.cli.common import VERBOSE_ENV, Parser, UsageError
 
-COMMANDS = (encode, evaluate, search, train, export, losses, mine)
+COMMANDS = (encode, evaluate, search, train, export, losses, mine, beam_encode)
 TF_LOG_LEVEL_ENV = "TF_CPP_MIN_LOG_LEVEL"
 USER_ERRORS = (UsageError, ValueError, TypeError, OSError)  # OSError: FileNotFoundError, ...
 
@@ -59,10 +59,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs one sub-command and returns the exit status: 0 done, 2 a mistake in the arguments or
     the input (one line on standard error), 1 another failure (one line; the traceback too with
     ``--verbose``), 130 interrupted."""
+    parser = build_parser()
     try:
-        args = build_parser().parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown and "pipeline_args" not in args:  # beam-encode passes them on to Beam
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     except SystemExit as exit:  # --help, --version, or a mistake argparse has reported
         return exit.code if isinstance(exit.code, int) else 0 if exit.code is None else 2
+    if unknown:
+        args.pipeline_args = unknown
     try:
         args.run(args)
     except KeyboardInterrupt:

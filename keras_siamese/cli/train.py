@@ -157,6 +157,12 @@ SETTINGS: tuple[Setting, ...] = (
         json_object,
         training=True,
     ),
+    Setting(
+        "mini_batch_size",
+        "cached-mnrl: rows embedded at once (GradCache), the memory bound: any value gives the "
+        "same gradients, larger is faster; sets the loss option mini_batch_size (default: 32)",
+        positive_int,
+    ),
     Setting("epochs", "passes over the training data", positive_int, training=True),
     Setting("batch_size", "examples per step", positive_int, training=True),
     Setting(
@@ -360,6 +366,9 @@ def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
     )
     if args.loss_option:
         settings["loss_options"] = {**(settings["loss_options"] or {}), **dict(args.loss_option)}
+    if settings["mini_batch_size"] is not None:
+        mini_batch = {"mini_batch_size": settings["mini_batch_size"]}
+        settings["loss_options"] = {**(settings["loss_options"] or {}), **mini_batch}
     check_settings(settings)
     return settings
 
@@ -390,6 +399,8 @@ def check_settings(settings: dict[str, Any]) -> None:
             raise UsageError("--eval-split applies to a sick --eval file only")
     elif settings["keep_best"]:
         raise UsageError("--keep-best needs an --eval file to tell the best weights")
+    if settings["mini_batch_size"] and not (settings["loss"] or "").startswith("cached-"):
+        raise UsageError("--mini-batch-size applies to a cached loss (--loss cached-mnrl) only")
 
 
 def training_config(settings: dict[str, Any]):

@@ -10,6 +10,8 @@ from keras_siamese.data.examples import Examples, error_source
 from keras_siamese.data.table import read_table
 
 ENTAILMENT, NEUTRAL, CONTRADICTION = "ENTAILMENT", "NEUTRAL", "CONTRADICTION"
+# class ids of the entailment labels for SoftmaxLoss, as sentence-transformers' NLI recipe has them
+NLI_CLASS_IDS = {CONTRADICTION: 0, ENTAILMENT: 1, NEUTRAL: 2}
 _PAIR_COLUMNS = {"text_a": "sentence_A", "text_b": "sentence_B"}
 _LABEL_COLUMNS = {"relatedness": "relatedness_score", "entailment": "entailment_label"}
 

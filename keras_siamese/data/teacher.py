@@ -52,7 +52,8 @@ def with_teacher_embeddings(
 ) -> Examples:
     """`examples` labelled with the teacher's embeddings of `column`, `[rows, D]` float32, the
     labels of `MSELoss` (the default `column` is the first; a sequence of columns gives
-    `[rows, n, D]`, one target per column). Every distinct text is encoded once.
+    `[rows, n, D]`, one target per column). Every distinct text is encoded once. With
+    `column=examples.roles` they are the guide embeddings of `GISTEmbedLoss`.
 
     Multilingual distillation, as sentence-transformers' recipe: the teacher embeds the English
     sentences, and the student learns to map both them and their translations there.
@@ -62,6 +63,9 @@ def with_teacher_embeddings(
         >>> labelled = with_teacher_embeddings(parallel, tiny_encoder, "english")
         >>> labelled.roles, labelled.labels.shape
         (('english', 'german'), (1, 16))
+        >>> pairs = Examples({"anchor": ["a man"], "positive": ["a guy"]})
+        >>> with_teacher_embeddings(pairs, tiny_encoder, pairs.roles).labels.shape  # a guide's
+        (1, 2, 16)
     """
     if column is None or isinstance(column, str):
         (role,) = _roles(examples, [column or examples.roles[0]])

@@ -1,5 +1,7 @@
 """``SentenceEncoder``: text in, one embedding out, as a sentence-transformers model."""
 
+import functools
+import hashlib
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -69,6 +71,7 @@ class SentenceEncoder(keras.Model):
         self.tokenizer = tokenizer
         self._predict_fn = None
         self._predict_fn_key = None
+        self._litert = None
         self.prompts = {**DEFAULT_PROMPTS, **(prompts or {})}
         self.default_prompt_name = default_prompt_name
         self.truncate_dim = truncate_dim
@@ -213,11 +216,57 @@ class SentenceEncoder(keras.Model):
 
     def in_graph_tokenizer(self):
         """The tokenizer's exact twin in TensorFlow ops (same ids), for ``tf.data`` and export:
-        ``InGraphTokenizer`` (WordPiece) or ``SentencePieceTokenizer`` (Unigram); for byte-level
-        BPE a ``RawStringsUnavailable`` (ValueError): the token-id signature is the way there."""
+        ``InGraphTokenizer`` (WordPiece), ``SentencePieceTokenizer`` (Unigram) or
+        ``ByteLevelBPETokenizer`` (byte-level BPE); ``RawStringsUnavailable`` (ValueError) for a
+        byte-level BPE pipeline without an exact twin: the token-id signature is the way there."""
         from keras_siamese.tokenizers.in_graph import in_graph_tokenizer
 
         return in_graph_tokenizer(self._require_tokenizer())
+
+    def fingerprint(self) -> str:
+        """A SHA-256 of the weights (dtypes, shapes and values): the key of what is derived
+        from them (the LiteRT backend's cached file, a resumable ``encode_file``)."""
+        digest = hashlib.sha256()
+        for weight in self.weights:
+            value = np.ascontiguousarray(weight.numpy())
+            digest.update(f"{value.dtype}{value.shape}".encode())
+            digest.update(value.data)
+        return digest.hexdigest()
+
+    @property
+    def backend(self) -> str:
+        """What runs ``encode``: ``"keras"`` (float32, the default) or ``"litert"`` (see
+        ``use_backend``)."""
+        return "keras" if self._litert is None else "litert"
+
+    @property
+    def backend_quantization(self) -> str | None:
+        """The LiteRT backend's ``quantize`` (``None`` with Keras)."""
+        return None if self._litert is None else self._litert.quantize
+
+    def use_backend(
+        self, backend: str = "keras", quantize: str = "dynamic", num_threads: int | None = None
+    ) -> "SentenceEncoder":
+        """Runs ``encode`` (and ``encode_query`` / ``encode_document``) with ``backend``:
+        ``"keras"``, or ``"litert"``: the model converted once to TFLite and cached by its
+        weights (``keras_siamese.export.litert_backend``), ``quantize`` ``"dynamic"`` (int8
+        weights, the fastest on a CPU), ``"float16"`` or ``"none"`` (float32). Training and
+        calling the model stay Keras; switch after training. Returns the encoder.
+
+        >>> tiny_encoder.use_backend("litert", quantize="none").encode(["a man"]).shape
+        (1, 16)
+        >>> tiny_encoder.use_backend("keras").backend
+        'keras'
+        """
+        from keras_siamese.export.litert_backend import BACKENDS, LiteRTBackend
+
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}.")
+        self._litert = None
+        if backend == "litert":
+            self._require_tokenizer()
+            self._litert = LiteRTBackend(self, quantize, num_threads=num_threads)
+        return self
 
     def _embed(self, inputs: dict[str, np.ndarray], prompt_length: int = 0) -> np.ndarray:
         # traced anew when the pooling's include_prompt changes (a Python bool in the graph)
@@ -325,9 +374,13 @@ class SentenceEncoder(keras.Model):
         prompt_length = self.prompt_length(prompt)
         if prompt:
             texts = [prompt + text for text in check_texts(texts)]
+        if self._litert is not None:
+            embed = functools.partial(self._litert, prompt=prompt)
+        else:
+            embed = functools.partial(self._embed, prompt_length=prompt_length)
         embeddings = embed_by_length(
             tokenizer.encode_ids(texts, allow_empty=False),
-            lambda batch: self._embed(tokenizer.pad(batch), prompt_length)[:, :dim],
+            lambda batch: embed(tokenizer.pad(batch))[:, :dim],
             dim,
             batch_size,
             show_progress_bar,
@@ -361,6 +414,8 @@ class SentenceEncoder(keras.Model):
         truncate_dim: int | None = None,
         prompts: Mapping[str, str] | None = None,
         default_prompt_name: str | None = None,
+        backend: str = "keras",
+        quantize: str = "dynamic",
     ) -> "SentenceEncoder":
         """Loads a sentence-transformers folder, a plain Hugging Face folder, or a known name.
 
@@ -369,7 +424,9 @@ class SentenceEncoder(keras.Model):
         ``max_seq_length`` defaults to the checkpoint's (see
         ``sentence_transformers_format.resolve_max_seq_length``). ``truncate_dim``,
         ``default_prompt_name`` and each of ``prompts`` replace the checkpoint's (from
-        ``config_sentence_transformers.json``), as in sentence-transformers.
+        ``config_sentence_transformers.json``), as in sentence-transformers. ``backend`` and
+        ``quantize``: what runs ``encode`` (see ``use_backend``), as sentence-transformers'
+        ``backend="onnx"``.
 
         >>> SentenceEncoder.from_pretrained(tiny_model_folder, truncate_dim=8).encode("a").shape
         (8,)
@@ -392,7 +449,7 @@ class SentenceEncoder(keras.Model):
         encoder.sentence_transformers_settings = settings
         encoder.model_card_data = {"base_model": str(name_or_path)}
         encoder.build()
-        return encoder
+        return encoder.use_backend(backend, quantize) if backend != "keras" else encoder
 
     def save(self, filepath: str | Path, *args, **kwargs) -> None:
         """A ``.keras``/``.h5`` path saves as Keras does; any other path writes a

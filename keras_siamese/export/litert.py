@@ -83,9 +83,6 @@ def tflite(
     PosixPath('tiny.tflite')
     """
     check_exportable(encoder)
-    quantize = "none" if quantize is None else quantize
-    if quantize not in QUANTIZATIONS:
-        raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}.")
     options = export_options(encoder, prompt_name, prompt, truncate_dim)
     if with_tokenizer and options["prompt"]:
         raise ValueError(
@@ -93,6 +90,20 @@ def tflite(
             "has no string kernels); export token ids (the metadata records the prompt) or "
             'pass prompt="".'
         )
+    return write_tflite(encoder, path, options, quantize, with_tokenizer)
+
+
+def write_tflite(
+    encoder,
+    path: str | Path,
+    options: dict,
+    quantize: str | None = None,
+    with_tokenizer: bool = False,
+) -> Path:
+    """``tflite`` with the export ``options`` (``export_options``) given as they are."""
+    quantize = "none" if quantize is None else quantize
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}.")
     path = Path(path)
     on_device = OnDeviceTokenizer(encoder.tokenizer) if with_tokenizer else None
     module = EmbeddingModule(encoder, on_device, options=options)

@@ -67,8 +67,10 @@ def saved_model(
     - ``embed_token_ids``: ``input_ids`` and ``attention_mask`` (int32 ``[batch, length]``) ->
       ``embeddings``, for clients that tokenise themselves.
 
-    A byte-level BPE (RoBERTa) tokenizer has no exact in-graph twin: its export warns with
-    ``RawStringsUnavailable``'s message and has ``embed_token_ids`` only.
+    Byte-level BPE (RoBERTa) tokenises in the graph too (``ByteLevelBPETokenizer``); a BPE
+    pipeline it cannot reproduce exactly (a normaliser, BPE dropout, ...) has no raw-string
+    signature: its export warns with ``RawStringsUnavailable``'s message and has
+    ``embed_token_ids`` only.
 
     ``prompt_name`` / ``prompt`` and ``truncate_dim`` are baked in as ``encode`` applies them
     (default: the model's ``default_prompt_name`` and ``truncate_dim``): ``serving_default``
@@ -99,7 +101,7 @@ def saved_model(
         }
         try:
             tokenize = encoder.in_graph_tokenizer()
-        except RawStringsUnavailable as err:  # byte-level BPE: the token-id signature only
+        except RawStringsUnavailable as err:  # an exotic BPE: the token-id signature only
             warnings.warn(str(err), stacklevel=2)
             tokenize = None
             del signatures[SENTENCES_SIGNATURE]

@@ -21,10 +21,14 @@ from keras_siamese.losses.batch_semi_hard_triplet import (
     BatchSemiHardTripletLoss,
     batch_semi_hard_triplet_loss,
 )
+from keras_siamese.losses.cached_multiple_negatives_ranking import (
+    CachedMultipleNegativesRankingLoss,
+)
 from keras_siamese.losses.contrastive import ContrastiveLoss, contrastive_loss
 from keras_siamese.losses.cosent import CoSENTLoss, cosent_loss
 from keras_siamese.losses.cosine_similarity import CosineSimilarityLoss, cosine_similarity_loss
 from keras_siamese.losses.distill_kl_div import DistillKLDivLoss, distill_kl_div_loss
+from keras_siamese.losses.gist_embed import GISTEmbedLoss, gist_embed_loss
 from keras_siamese.losses.margin_mse import MarginMSELoss, margin_mse_loss
 from keras_siamese.losses.matryoshka import MatryoshkaLoss, matryoshka_loss
 from keras_siamese.losses.mega_batch_margin import MegaBatchMarginLoss, mega_batch_margin_loss
@@ -35,6 +39,7 @@ from keras_siamese.losses.multiple_negatives_ranking import (
 )
 from keras_siamese.losses.online_contrastive import OnlineContrastiveLoss, online_contrastive_loss
 from keras_siamese.losses.registry import LOSS_CLASSES, LOSSES, get_loss, loss_table
+from keras_siamese.losses.softmax import PairFeatures, SoftmaxLoss, softmax_loss
 from keras_siamese.losses.triplet import TripletLoss, triplet_loss
 
 __all__ = [
@@ -46,17 +51,21 @@ __all__ = [
     "BatchHardSoftMarginTripletLoss",
     "BatchHardTripletLoss",
     "BatchSemiHardTripletLoss",
+    "CachedMultipleNegativesRankingLoss",
     "CoSENTLoss",
     "ContrastiveLoss",
     "CosineSimilarityLoss",
     "DistillKLDivLoss",
+    "GISTEmbedLoss",
     "MSELoss",
     "MarginMSELoss",
     "MatryoshkaLoss",
     "MegaBatchMarginLoss",
     "MultipleNegativesRankingLoss",
     "OnlineContrastiveLoss",
+    "PairFeatures",
     "SiameseLoss",
+    "SoftmaxLoss",
     "TripletLoss",
     "angle_loss",
     "batch_all_triplet_loss",
@@ -68,6 +77,7 @@ __all__ = [
     "cosine_similarity_loss",
     "distill_kl_div_loss",
     "get_loss",
+    "gist_embed_loss",
     "loss_table",
     "margin_mse_loss",
     "matryoshka_loss",
@@ -76,5 +86,6 @@ __all__ = [
     "multiple_negatives_ranking_loss",
     "negative_roles",
     "online_contrastive_loss",
+    "softmax_loss",
     "triplet_loss",
 ]

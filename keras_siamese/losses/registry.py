@@ -20,16 +20,21 @@ from keras_siamese.losses.batch_all_triplet import BatchAllTripletLoss
 from keras_siamese.losses.batch_hard_soft_margin_triplet import BatchHardSoftMarginTripletLoss
 from keras_siamese.losses.batch_hard_triplet import BatchHardTripletLoss
 from keras_siamese.losses.batch_semi_hard_triplet import BatchSemiHardTripletLoss
+from keras_siamese.losses.cached_multiple_negatives_ranking import (
+    CachedMultipleNegativesRankingLoss,
+)
 from keras_siamese.losses.contrastive import ContrastiveLoss
 from keras_siamese.losses.cosent import CoSENTLoss
 from keras_siamese.losses.cosine_similarity import CosineSimilarityLoss
 from keras_siamese.losses.distill_kl_div import DistillKLDivLoss
+from keras_siamese.losses.gist_embed import GISTEmbedLoss
 from keras_siamese.losses.margin_mse import MarginMSELoss
 from keras_siamese.losses.matryoshka import MatryoshkaLoss
 from keras_siamese.losses.mega_batch_margin import MegaBatchMarginLoss
 from keras_siamese.losses.mse import MSELoss
 from keras_siamese.losses.multiple_negatives_ranking import MultipleNegativesRankingLoss
 from keras_siamese.losses.online_contrastive import OnlineContrastiveLoss
+from keras_siamese.losses.softmax import SoftmaxLoss
 from keras_siamese.losses.triplet import TripletLoss
 
 LOSS_CLASSES: tuple[type[keras.losses.Loss], ...] = (
@@ -40,6 +45,7 @@ LOSS_CLASSES: tuple[type[keras.losses.Loss], ...] = (
     ContrastiveLoss,
     TripletLoss,
     MultipleNegativesRankingLoss,
+    CachedMultipleNegativesRankingLoss,
     MegaBatchMarginLoss,
     BatchHardTripletLoss,
     BatchHardSoftMarginTripletLoss,
@@ -49,6 +55,8 @@ LOSS_CLASSES: tuple[type[keras.losses.Loss], ...] = (
     MSELoss,
     MarginMSELoss,
     DistillKLDivLoss,
+    GISTEmbedLoss,
+    SoftmaxLoss,
 )
 LOSSES: dict[str, type[keras.losses.Loss]] = {cls.registry_name: cls for cls in LOSS_CLASSES}
 

@@ -28,6 +28,9 @@ import keras
 from keras import ops
 
 from keras_siamese.losses.base import negative_roles
+from keras_siamese.losses.cached_multiple_negatives_ranking import (
+    CachedMultipleNegativesRankingLoss,
+)
 from keras_siamese.siamese.distances import PairScore, score_layer
 
 
@@ -144,5 +147,15 @@ def training_model(
     encoder: keras.Model, loss: keras.losses.Loss, num_negatives: int = 0
 ) -> keras.Model:
     """The model that feeds ``loss``: one encoder branch per role it consumes, outputting the
-    embeddings stacked ``[B, n, D]`` in role order (``[B, D]`` for a single role)."""
-    return _embeddings_model(encoder, loss_roles(loss, num_negatives), "training_model")
+    embeddings stacked ``[B, n, D]`` in role order (``[B, D]`` for a single role). For a
+    ``CachedMultipleNegativesRankingLoss``, a ``GradCacheModel``: the same model, trained
+    ``loss.mini_batch_size`` rows at a time. A loss with a ``head`` (``SoftmaxLoss``'s
+    classifier) gets the head's output, and the head's weights are trained with the encoder's."""
+    roles = loss_roles(loss, num_negatives)
+    if isinstance(loss, CachedMultipleNegativesRankingLoss):
+        from keras_siamese.siamese.grad_cache import GradCacheModel  # it builds on this module
+
+        return GradCacheModel(encoder, roles, loss.mini_batch_size)
+    model = _embeddings_model(encoder, roles, "training_model")
+    head = getattr(loss, "head", None)
+    return keras.Model(model.input, head(model.output), name=model.name) if head else model

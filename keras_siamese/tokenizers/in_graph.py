@@ -1,5 +1,6 @@
 """`in_graph_tokenizer`: the exact in-graph twin of a `TextTokenizer`, chosen by its family."""
 
+from keras_siamese.tokenizers.byte_level_bpe_tokenizer import ByteLevelBPETokenizer
 from keras_siamese.tokenizers.in_graph_tokenizer import InGraphTokenizer
 from keras_siamese.tokenizers.sentencepiece_tokenizer import SentencePieceTokenizer
 from keras_siamese.tokenizers.text_tokenizer import TextTokenizer
@@ -13,13 +14,20 @@ class RawStringsUnavailable(ValueError):
 
 
 def in_graph_tokenizer(tokenizer: TextTokenizer) -> keras.layers.Layer:
-    """`InGraphTokenizer` for WordPiece, `SentencePieceTokenizer` for Unigram; for byte-level
-    BPE, which has no exact in-graph twin here, a `RawStringsUnavailable` (a ValueError).
+    """`InGraphTokenizer` for WordPiece, `SentencePieceTokenizer` for Unigram,
+    `ByteLevelBPETokenizer` for byte-level BPE; a byte-level BPE pipeline it cannot reproduce
+    exactly (a normaliser, BPE dropout, ...) gives a `RawStringsUnavailable` (a ValueError), with
+    which exports keep the token-id signature only.
 
     >>> from tokenizers import Tokenizer, models, pre_tokenizers, processors
-    >>> bpe = Tokenizer(models.BPE({"<s>": 0, "</s>": 1, "<pad>": 2, "<unk>": 3}, []))
-    >>> bpe.pre_tokenizer = pre_tokenizers.ByteLevel()
+    >>> from keras_siamese.tokenizers.byte_level_bpe_tokenizer import bytes_to_unicode
+    >>> tokens = ["<s>", "</s>", "<pad>", "<unk>", *bytes_to_unicode().values()]
+    >>> bpe = Tokenizer(models.BPE({token: i for i, token in enumerate(tokens)}, []))
+    >>> bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     >>> bpe.post_processor = processors.RobertaProcessing(("</s>", 1), ("<s>", 0))
+    >>> type(in_graph_tokenizer(TextTokenizer(bpe, max_seq_length=8))).__name__
+    'ByteLevelBPETokenizer'
+    >>> bpe.model.dropout = 0.5
     >>> in_graph_tokenizer(TextTokenizer(bpe, max_seq_length=8))
     Traceback (most recent call last):
     ...
@@ -29,8 +37,11 @@ def in_graph_tokenizer(tokenizer: TextTokenizer) -> keras.layers.Layer:
         return InGraphTokenizer.from_text_tokenizer(tokenizer)
     if tokenizer.family == "unigram":
         return SentencePieceTokenizer.from_text_tokenizer(tokenizer)
-    raise RawStringsUnavailable(
-        f"Raw-string signatures are not available for {tokenizer.family} tokenizers (no exact "
-        "in-graph tokenizer for byte-level BPE yet); the token-id signature still is: tokenize "
-        "with the TextTokenizer and feed input_ids / attention_mask."
-    )
+    try:
+        return ByteLevelBPETokenizer.from_text_tokenizer(tokenizer)
+    except ValueError as err:
+        raise RawStringsUnavailable(
+            f"Raw-string signatures are not available for this {tokenizer.family} tokenizer: {err} "
+            "The token-id signature still is: tokenize with the TextTokenizer and feed input_ids "
+            "/ attention_mask."
+        ) from err

@@ -49,7 +49,7 @@ import tensorflow_text as tf_text
 
 from keras_siamese import backend  # noqa: F401  (selects the TensorFlow backend first)
 from keras_siamese.tokenizers import unicode_tables
-from keras_siamese.tokenizers.template import framed_and_padded, output_spec
+from keras_siamese.tokenizers.template import FramedTokenizer
 from keras_siamese.tokenizers.text_tokenizer import SPECIAL_TOKENS, TextTokenizer
 
 # isort: split
@@ -107,7 +107,7 @@ def _split_out(text: tf.Tensor, tokens: list[str], words) -> tf.RaggedTensor:
 
 
 @keras.saving.register_keras_serializable(package="keras_siamese")
-class InGraphTokenizer(keras.layers.Layer):
+class InGraphTokenizer(FramedTokenizer):
     """Strings `[batch]` -> `{"input_ids", "attention_mask"}`, int32 `[batch, longest]`.
 
     Same ids as the checkpoint's Hugging Face tokenizer (see the module docstring for how and for
@@ -139,17 +139,10 @@ class InGraphTokenizer(keras.layers.Layer):
         normalized_tokens: list[str] | None = None,
         **kwargs,
     ) -> None:
-        super().__init__(**kwargs)
-        self._convert_input_args = False
-        self._allow_non_tensor_positional_args = True
-        self._length_source: TextTokenizer | None = None
-        self.max_seq_length = max_seq_length
+        super().__init__(max_seq_length, cls_token, sep_token, pad_token, **kwargs)
         self.lowercase = lowercase
         self.strip_accents = strip_accents
         self.tokenize_chinese_chars = tokenize_chinese_chars
-        self.cls_token = cls_token
-        self.sep_token = sep_token
-        self.pad_token = pad_token
         self.unk_token = unk_token
         self.mask_token = mask_token
         self.max_chars_per_word = max_chars_per_word
@@ -201,24 +194,6 @@ class InGraphTokenizer(keras.layers.Layer):
         )
         layer._length_source = tokenizer
         return layer
-
-    @property
-    def max_seq_length(self) -> int:
-        """Most tokens per text, [CLS] and [SEP] included: the `TextTokenizer`'s when made by
-        `from_text_tokenizer` (set it there, or on the `SentenceEncoder`), else its own."""
-        source = self._length_source
-        return source.max_seq_length if source is not None else self._max_seq_length
-
-    @max_seq_length.setter
-    def max_seq_length(self, value: int) -> None:
-        if self._length_source is not None:
-            raise AttributeError(
-                "This InGraphTokenizer reads max_seq_length from its TextTokenizer; set it there "
-                "(or on the SentenceEncoder)."
-            )
-        if value < 2:
-            raise ValueError(f"max_seq_length must be at least 2 ([CLS], [SEP]): {value}.")
-        self._max_seq_length = int(value)
 
     @property
     def vocabulary(self) -> list[str]:
@@ -284,12 +259,7 @@ class InGraphTokenizer(keras.layers.Layer):
         if not self._vocabulary:
             raise ValueError("InGraphTokenizer has no vocabulary: pass one or call set_vocabulary.")
         wordpieces = self._wordpiece.tokenize(self.pre_tokenize(strings)).merge_dims(1, 2)
-        return framed_and_padded(
-            wordpieces, self.max_seq_length, self._cls_id, self._sep_id, self._pad_id
-        )
-
-    def compute_output_spec(self, strings) -> dict[str, keras.KerasTensor]:
-        return output_spec(strings)
+        return self.frame(wordpieces)
 
     def get_config(self) -> dict:
         return {
@@ -297,10 +267,6 @@ class InGraphTokenizer(keras.layers.Layer):
             "lowercase": self.lowercase,
             "strip_accents": self.strip_accents,
             "tokenize_chinese_chars": self.tokenize_chinese_chars,
-            "max_seq_length": self.max_seq_length,
-            "cls_token": self.cls_token,
-            "sep_token": self.sep_token,
-            "pad_token": self.pad_token,
             "unk_token": self.unk_token,
             "mask_token": self.mask_token,
             "max_chars_per_word": self.max_chars_per_word,

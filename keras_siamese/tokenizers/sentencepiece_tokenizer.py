@@ -47,16 +47,14 @@ Example:
 
 import base64
 import hashlib
-import json
 import re
 import struct
-from pathlib import Path
 
 import tensorflow as tf
 import tensorflow_text as tf_text
 
 from keras_siamese import backend  # noqa: F401  (selects the TensorFlow backend first)
-from keras_siamese.tokenizers.template import framed_and_padded, output_spec
+from keras_siamese.tokenizers.template import FramedTokenizer
 from keras_siamese.tokenizers.text_tokenizer import ROBERTA_SPECIAL_TOKENS, TextTokenizer
 
 # isort: split
@@ -191,12 +189,14 @@ def unigram_pipeline(state: dict) -> dict:
 
 
 @keras.saving.register_keras_serializable(package="keras_siamese")
-class SentencePieceTokenizer(keras.layers.Layer):
+class SentencePieceTokenizer(FramedTokenizer):
     """Strings `[batch]` -> `{"input_ids", "attention_mask"}`, int32 `[batch, longest]`: the
     in-graph twin of a SentencePiece Unigram `TextTokenizer` (XLM-RoBERTa), same contract as
     `InGraphTokenizer`. The vocabulary and charsmap are not in `get_config`: `.keras` files carry
     them as an asset (``sentencepiece_unigram.json``), SavedModels as constants of the traced
     functions. See the module docstring for the steps and the one known difference."""
+
+    model_asset = MODEL_ASSET
 
     def __init__(
         self,
@@ -213,18 +213,13 @@ class SentencePieceTokenizer(keras.layers.Layer):
         pad_token: str = ROBERTA_SPECIAL_TOKENS["pad_token"],
         **kwargs,
     ) -> None:
-        super().__init__(**kwargs)
-        self._convert_input_args = False
-        self._allow_non_tensor_positional_args = True
-        self._length_source: TextTokenizer | None = None
-        self.max_seq_length = max_seq_length
+        super().__init__(max_seq_length, cls_token, sep_token, pad_token, **kwargs)
         self.post_normalizers = list(post_normalizers or ())
         self.whitespace_split = whitespace_split
         self.prepend = prepend
         self.added_tokens = [
             {"lstrip": False, "rstrip": False, **token} for token in added_tokens or ()
         ]
-        self.cls_token, self.sep_token, self.pad_token = cls_token, sep_token, pad_token
         ids = {token["content"]: token["id"] for token in self.added_tokens}
         missing = [token for token in (cls_token, sep_token, pad_token) if token not in ids]
         if missing:
@@ -232,7 +227,6 @@ class SentencePieceTokenizer(keras.layers.Layer):
         self._cls_id, self._sep_id, self._pad_id = (
             ids[t] for t in (cls_token, sep_token, pad_token)
         )
-        self._model: dict = {}
         if vocabulary is not None:
             self.set_vocabulary(vocabulary, unk_id, precompiled_charsmap)
 
@@ -241,41 +235,7 @@ class SentencePieceTokenizer(keras.layers.Layer):
         """The in-graph twin of a Unigram `TextTokenizer`; its `max_seq_length` is the text
         tokenizer's, read at each call (or trace). ValueError for another family or a pipeline
         without an exact twin."""
-        if tokenizer.family != "unigram":
-            raise ValueError(
-                f"SentencePieceTokenizer reproduces Unigram tokenizers; this one is "
-                f"{tokenizer.family}."
-            )
-        settings = unigram_pipeline(json.loads(tokenizer.to_str()))
-        special = tokenizer.special_tokens
-        layer = cls(
-            **settings,
-            max_seq_length=tokenizer.max_seq_length,
-            cls_token=special["cls_token"],
-            sep_token=special["sep_token"],
-            pad_token=special["pad_token"],
-            **kwargs,
-        )
-        layer._length_source = tokenizer
-        return layer
-
-    @property
-    def max_seq_length(self) -> int:
-        """Most tokens per text, <s> and </s> included: the `TextTokenizer`'s when made by
-        `from_text_tokenizer` (set it there, or on the `SentenceEncoder`), else its own."""
-        source = self._length_source
-        return source.max_seq_length if source is not None else self._max_seq_length
-
-    @max_seq_length.setter
-    def max_seq_length(self, value: int) -> None:
-        if self._length_source is not None:
-            raise AttributeError(
-                "This SentencePieceTokenizer reads max_seq_length from its TextTokenizer; set it "
-                "there (or on the SentenceEncoder)."
-            )
-        if value < 2:
-            raise ValueError(f"max_seq_length must be at least 2 (<s>, </s>): {value}.")
-        self._max_seq_length = int(value)
+        return cls.twin_of(tokenizer, "unigram", "Unigram", unigram_pipeline, **kwargs)
 
     def set_vocabulary(
         self, vocabulary: list[list], unk_id: int | None, precompiled_charsmap: str = ""
@@ -368,10 +328,7 @@ class SentencePieceTokenizer(keras.layers.Layer):
         )
         between = self._segment_ids(tf.where(is_token, "", flat))
         ids = parts.with_flat_values(tf.concat([kept, between], axis=1)).merge_dims(1, 2)
-        return framed_and_padded(ids, self.max_seq_length, self._cls_id, self._sep_id, self._pad_id)
-
-    def compute_output_spec(self, strings) -> dict[str, keras.KerasTensor]:
-        return output_spec(strings)
+        return self.frame(ids)
 
     def get_config(self) -> dict:
         return {
@@ -380,16 +337,4 @@ class SentencePieceTokenizer(keras.layers.Layer):
             "whitespace_split": self.whitespace_split,
             "prepend": self.prepend,
             "added_tokens": self.added_tokens,
-            "max_seq_length": self.max_seq_length,
-            "cls_token": self.cls_token,
-            "sep_token": self.sep_token,
-            "pad_token": self.pad_token,
         }
-
-    def save_assets(self, dir_path: str) -> None:
-        content = json.dumps(self._model, ensure_ascii=False)
-        (Path(dir_path) / MODEL_ASSET).write_text(content, encoding="utf-8")
-
-    def load_assets(self, dir_path: str) -> None:
-        model = json.loads((Path(dir_path) / MODEL_ASSET).read_text(encoding="utf-8"))
-        self.set_vocabulary(**model)

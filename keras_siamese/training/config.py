@@ -3,6 +3,7 @@
 import copy
 import math
 import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -25,19 +26,25 @@ class TrainingConfig:
     (``keras_siamese.losses.LOSSES``, built with ``loss_options``) or a ``keras.losses.Loss``.
     ``batch_sampler``: how batches are drawn, a name in ``keras_siamese.data.BATCH_SAMPLERS``
     (as sentence-transformers' ``BatchSamplers``); ``None`` lets the loss decide
-    (``batch_sampler_for``): ``group_by_label`` for class labels (the batch triplet losses need
-    two examples of a label in a batch), ``no_duplicates`` for in-batch negatives (a duplicate
-    would be a false negative), else plain shuffled batches. ``gradient_accumulation_steps``:
-    one optimizer update per that many batches, on their averaged gradients (Keras' optimizer
-    option), for an effective batch of ``batch_size`` times it in the memory of one batch
+    (``batch_sampler_for``): ``group_by_label`` for class labels of single texts (the batch
+    triplet losses need two examples of a label in a batch), ``no_duplicates`` for in-batch
+    negatives (a duplicate would be a false negative), else plain shuffled batches.
+    ``gradient_accumulation_steps``: one optimizer update per that many batches, on their
+    averaged gradients (Keras' optimizer option), for an effective batch of ``batch_size``
+    times it in the memory of one batch
     (in-batch-negative losses still see ``batch_size`` candidates: for more, see the cached
     losses); the learning-rate schedule runs over the batches. ``distribute``: ``None``, or
     ``"mirrored"`` / ``"multi-worker"``, the ``tf.distribute`` strategy ``fit`` trains under
     when given none (see ``keras_siamese.training.distribute``); ``batch_size`` is then the
     global batch, split across the replicas.
+
+    Several datasets (``fit``'s ``train`` a mapping of names to ``Examples``): ``loss`` is a
+    mapping of the same names to losses, ``loss_options`` (if any) a mapping of some of those
+    names to their loss's options, and ``multi_dataset_sampler`` interleaves their batches:
+    ``"proportional"`` or ``"round_robin"`` (see ``keras_siamese.training.multi_dataset``).
     """
 
-    loss: str | keras.losses.Loss = "cosent"
+    loss: str | keras.losses.Loss | Mapping[str, str | keras.losses.Loss] = "cosent"
     epochs: int = 1
     batch_size: int = 16
     learning_rate: float = 2e-5
@@ -51,9 +58,15 @@ class TrainingConfig:
     batch_sampler: str | None = None
     gradient_accumulation_steps: int = 1
     distribute: str | None = None
+    multi_dataset_sampler: str = "proportional"
 
     def __post_init__(self) -> None:
-        get_loss(self.loss, self.loss_options)  # an unknown name or bad options fail here
+        get_losses(self.loss, self.loss_options)  # an unknown name or bad options fail here
+        if self.multi_dataset_sampler not in ("proportional", "round_robin"):
+            raise ValueError(
+                "multi_dataset_sampler must be proportional or round_robin, "
+                f"got {self.multi_dataset_sampler!r}."
+            )
         for name in ("learning_rate", "warmup_ratio", "weight_decay", "clipnorm"):
             value = getattr(self, name)
             if name == "clipnorm" and value is None:
@@ -91,8 +104,37 @@ class TrainingConfig:
         settings = {
             f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name != "loss"
         }
+
+        def serialized(loss):
+            return loss if isinstance(loss, str) else keras.losses.serialize(loss)
+
         loss = self.loss
-        return {"loss": loss if isinstance(loss, str) else keras.losses.serialize(loss), **settings}
+        if isinstance(loss, Mapping):
+            return {"loss": {name: serialized(value) for name, value in loss.items()}, **settings}
+        return {"loss": serialized(loss), **settings}
+
+
+def get_losses(
+    loss: str | keras.losses.Loss | Mapping[str, str | keras.losses.Loss],
+    options: dict[str, Any] | None = None,
+) -> keras.losses.Loss | dict[str, keras.losses.Loss]:
+    """``get_loss(loss, options)``, or for a mapping of losses (one per dataset), a dict of
+    them, each built with ``options[name]`` (``options``: a mapping of some of the names).
+
+    >>> sorted(get_losses({"sts": "cosent", "nli": "mnrl"}, {"sts": {"scale": 10.0}}))
+    ['nli', 'sts']
+    """
+    if not isinstance(loss, Mapping):
+        return get_loss(loss, options)
+    if not loss:
+        raise ValueError("loss is an empty mapping: give a loss per dataset.")
+    options = options or {}
+    if not isinstance(options, Mapping) or set(options) - set(loss):
+        raise ValueError(
+            f"with a loss per dataset ({sorted(loss)}), loss_options must map some of those "
+            f"names to options; got {options!r}."
+        )
+    return {name: get_loss(value, options.get(name)) for name, value in loss.items()}
 
 
 def batch_sampler_for(config: TrainingConfig, loss: keras.losses.Loss) -> str:
@@ -108,8 +150,9 @@ def batch_sampler_for(config: TrainingConfig, loss: keras.losses.Loss) -> str:
     """
     if config.batch_sampler is not None:
         return config.batch_sampler
-    if getattr(loss, "label_kind", None) == "class":
-        return "group_by_label"
-    if getattr(loss, "label_kind", None) == "none":  # in-batch negatives: no false ones
+    if getattr(loss, "label_kind", None) == "class" and getattr(loss, "roles", None) == ("text",):
+        return "group_by_label"  # the batch triplet losses; not SoftmaxLoss's labelled pairs
+    # in-batch negatives (and GIST's, guided by a model's embeddings): no false ones
+    if getattr(loss, "label_kind", None) == "none" or getattr(loss, "registry_name", "") == "gist":
         return "no_duplicates"
     return "batch_sampler"

@@ -3,7 +3,8 @@
 - stsb: pairs scored score / 5, for the score losses (cosent, cosine);
 - sick: pairs scored (relatedness - 1) / 4 for the score losses; entailment (1) vs contradiction
   (0) pairs for contrastive and online-contrastive; (anchor, entailed, contradicted) triplets for
-  triplet; entailed (anchor, positive) pairs for mnrl;
+  triplet; entailed (anchor, positive) pairs for mnrl; pairs labelled contradiction 0,
+  entailment 1, neutral 2 for softmax (``num_labels=3``);
 - csv, tsv, jsonl: the ``columns`` and ``label`` given, for any loss.
 """
 
@@ -20,7 +21,7 @@ from keras_siamese.data import (
     sick_binary_pairs,
     sick_triplets,
 )
-from keras_siamese.data.sick import ENTAILMENT
+from keras_siamese.data.sick import ENTAILMENT, NLI_CLASS_IDS
 from keras_siamese.evaluation import BinaryClassificationEvaluator, Evaluator, STSEvaluator
 from keras_siamese.losses import get_loss
 from keras_siamese.siamese import loss_roles
@@ -67,6 +68,8 @@ def load_training_examples(
             return Examples(
                 {"anchor": entailed.columns["text_a"], "positive": entailed.columns["text_b"]}
             )
+        if kind == "class" and roles == ("text_a", "text_b"):
+            return pairs.relabel(NLI_CLASS_IDS)
         raise ValueError(f"SICK has no class labels for loss {name!r}.")
     if format in ("csv", "tsv", "jsonl"):
         if not columns:

@@ -8,7 +8,7 @@ import re
 import shutil
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import keras
@@ -22,7 +22,7 @@ from keras_siamese.killpoints import kill_point
 from keras_siamese.losses import get_loss
 from keras_siamese.progress import keras_verbose
 from keras_siamese.siamese import loss_roles, training_model
-from keras_siamese.training.config import TrainingConfig, batch_sampler_for
+from keras_siamese.training.config import TrainingConfig, batch_sampler_for, get_losses
 from keras_siamese.training.history import TrainingHistory, history_state, restore_history
 from keras_siamese.training.keep_best import KeepBest
 from keras_siamese.training.schedule import WarmupLinearDecay
@@ -403,9 +403,43 @@ def _build_from_spec(model: keras.Model, spec) -> None:
     model._maybe_symbolic_build = from_spec
 
 
+@contextlib.contextmanager
+def _scalar_logs_across_workers(strategy):
+    """While ``model.fit`` runs (and traces its step): under a multi-worker
+    ``MultiWorkerMirroredStrategy``, the scalar logs of a step (the loss, metrics) averaged over
+    the replicas with ``axis=None``. Keras 3.15's TensorFlow trainer reduces them with
+    ``strategy.reduce("MEAN", value, axis=0)``, which fails on a scalar ("Invalid reduction
+    dimension 0 for input with 0 dimensions", tensorflow/tensorflow#72388): without this no
+    Keras 3 ``fit`` runs on several workers."""
+    from keras.src.backend.tensorflow import trainer as keras_trainer
+
+    original = keras_trainer.reduce_per_replica
+    if strategy is None or not keras_trainer._collective_all_reduce_multi_worker(strategy):
+        yield
+        return
+
+    def reduce_per_replica(values, strategy, reduction):
+        multi_worker = keras_trainer._collective_all_reduce_multi_worker(strategy)
+        if reduction not in ("auto", "mean") or not multi_worker:
+            return original(values, strategy, reduction)
+
+        def reduce(value):
+            if strategy.experimental_local_results(value)[0].shape.rank == 0:
+                return strategy.reduce("MEAN", value, axis=None)
+            return original(value, strategy, reduction)
+
+        return keras.tree.map_structure(reduce, values)
+
+    keras_trainer.reduce_per_replica = reduce_per_replica
+    try:
+        yield
+    finally:
+        keras_trainer.reduce_per_replica = original
+
+
 def fit(
     encoder: SentenceEncoder,
-    train: Examples,
+    train: Examples | Mapping[str, Examples],
     config: TrainingConfig,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     backup_dir: str | Path | None = None,
@@ -457,9 +491,25 @@ def fit(
     Evaluators (given without an encoder: they evaluate the model trained), ``keep_best`` and
     the backups run on the chief only (``is_chief``); every worker resumes from ``backup_dir``,
     which must then be a folder every worker reads (a shared file system).
+
+    Several datasets, as sentence-transformers' multi-dataset training: ``train`` a mapping of
+    names to ``Examples`` and ``config.loss`` a mapping of the same names to losses; each batch
+    comes from one dataset and is trained with its loss, the batches interleaved by
+    ``config.multi_dataset_sampler`` (see ``keras_siamese.training.multi_dataset``); a pass is
+    one pass of that interleaving. Not under a ``strategy``.
     """
-    loss = get_loss(config.loss, config.loss_options)
-    roles = check_examples(train, loss)
+    multi = isinstance(train, Mapping) or isinstance(config.loss, Mapping)
+    if multi:
+        from keras_siamese.training.multi_dataset import check_multi, multi_task_training
+
+        losses = get_losses(config.loss, config.loss_options)
+        check_multi(train, losses)
+        if strategy is not None or config.distribute:
+            raise ValueError("training on several datasets does not support a strategy.")
+        loss, roles = None, {name: check_examples(train[name], losses[name]) for name in train}
+    else:
+        loss = get_loss(config.loss, config.loss_options)
+        roles = check_examples(train, loss)
     policy = encoder.dtype_policy.name
     if config.mixed_precision and policy != config.mixed_precision:
         raise ValueError(
@@ -478,20 +528,23 @@ def fit(
     def scope():
         return contextlib.nullcontext() if strategy is None else strategy.scope()
 
-    with scope():
-        model = training_model(trained, loss, num_negatives=len(roles) - len(loss.roles))
-    dataset = make_dataset(
-        train,
-        encoder.in_graph_tokenizer(),
-        config.batch_size,
-        shuffle=True,
-        seed=config.seed,
-        **BATCH_SAMPLERS[batch_sampler_for(config, loss)],
-    )
-    # With no_duplicates a pass has a varying number of batches: count full batches then.
-    steps_per_pass = int(dataset.cardinality())
-    if steps_per_pass < 0:
-        steps_per_pass = math.ceil(len(train) / config.batch_size)
+    if multi:
+        model, dataset, steps_per_pass = multi_task_training(trained, train, losses, roles, config)
+    else:
+        with scope():
+            model = training_model(trained, loss, num_negatives=len(roles) - len(loss.roles))
+        dataset = make_dataset(
+            train,
+            encoder.in_graph_tokenizer(),
+            config.batch_size,
+            shuffle=True,
+            seed=config.seed,
+            **BATCH_SAMPLERS[batch_sampler_for(config, loss)],
+        )
+        # With no_duplicates a pass has a varying number of batches: count full batches then.
+        steps_per_pass = int(dataset.cardinality())
+        if steps_per_pass < 0:
+            steps_per_pass = math.ceil(len(train) / config.batch_size)
     total_steps = steps_per_pass * config.epochs
     chunk = min(config.checkpoint_every or steps_per_pass, total_steps)
     chunks = math.ceil(total_steps / chunk)
@@ -524,7 +577,7 @@ def fit(
     stream = dataset.repeat().skip(start * chunk).take(max(total_steps - start * chunk, 0))
     if strategy is not None:
         _build_from_spec(model, stream.element_spec)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _scalar_logs_across_workers(strategy):
         # The last chunk may be shorter than the others: Keras then warns it "ran out of data".
         warnings.filterwarnings("ignore", message="Your input ran out of data")
         result = model.fit(
@@ -540,10 +593,15 @@ def fit(
         best.restore()
     if trained is not encoder:
         encoder.set_weights(trained.get_weights())
-    encoder.model_card_data = {
-        **getattr(encoder, "model_card_data", {}),
-        "training": _card_data(config, loss, len(train), batch_sampler_for(config, loss)),
-    }
+    if multi:
+        first = next(iter(losses.values()))
+        card = _card_data(config, first, sum(map(len, train.values())), "")
+        card["loss"] = {k: getattr(v, "registry_name", type(v).__name__) for k, v in losses.items()}
+        card["batch_sampler"] = {k: batch_sampler_for(config, v) for k, v in losses.items()}
+        card["multi_dataset_sampler"] = config.multi_dataset_sampler
+    else:
+        card = _card_data(config, loss, len(train), batch_sampler_for(config, loss))
+    encoder.model_card_data = {**getattr(encoder, "model_card_data", {}), "training": card}
     if backup is not None and not keep_backup and chief:
         shutil.rmtree(backup, ignore_errors=True)
     return result
