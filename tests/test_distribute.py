@@ -12,7 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 
-TIMEOUT_S = 240
+TIMEOUT_S = 480
 
 PRELUDE = """
 import json, os, sys

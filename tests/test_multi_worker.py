@@ -21,7 +21,7 @@ import time
 import numpy as np
 from test_distribute import PRELUDE, TINY_MNRL_SETUP, run_isolated_python
 
-WORKER_TIMEOUT_S = 180
+WORKER_TIMEOUT_S = 480  # a hang guard: about 90 s of CPU each, far more on a loaded machine
 
 # Without TF_CONFIG: one process, one device, the reference. With it: a worker of the cluster,
 # which trains with gathered in-batch negatives, then (for the contrast) without.
@@ -192,7 +192,7 @@ def test_mirrored_run_killed_after_a_backup_resumes_as_an_uninterrupted_one(tmp_
     backup = tmp_path / "backup"
     argv = [sys.executable, "-I", "-c", textwrap.dedent(RESUME_SCRIPT), vocab, str(backup)]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_SIAMESE_KILL_AT": "step#5"}
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=240)
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=480)
     assert done.returncode == -signal.SIGKILL, (done.returncode, done.stderr[-3000:])
     assert sorted(p.name for p in backup.iterdir()) == ["epoch-000001"]
     runs = run_isolated_python(RESUME_SCRIPT, vocab, str(backup))
