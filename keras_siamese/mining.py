@@ -54,11 +54,11 @@ def mine_hard_negatives(
     first role) and their positives (``positive_role``, default the second) are deduplicated, an
     anchor repeated over several rows having all of those positives; the candidates are the
     texts of ``corpus`` plus every positive (the positives alone when ``corpus`` is None),
-    deduplicated, ranked by cosine similarity to the anchor. An anchor's own positives are never
-    its negatives. Among the ``range_max + max_positives`` best, a candidate is dropped when
-    its score is above ``max_score`` or below ``min_score``, when ``score + absolute_margin`` is
-    above the anchor's lowest positive score ``p``, or when it is above ``p - |p| *
-    relative_margin``; of the rest, ranks ``range_min`` to ``range_max`` remain, and
+    deduplicated, ranked by cosine similarity to the anchor. An anchor's own text and positives
+    are never its negatives. Among the ``range_max + max_positives + 1`` best, a candidate is
+    dropped when its score is above ``max_score`` or below ``min_score``, when ``score +
+    absolute_margin`` is above the anchor's lowest positive score ``p``, or when it is above ``p -
+    |p| * relative_margin``; of the rest, ranks ``range_min`` to ``range_max`` remain, and
     ``num_negatives`` of them are kept: the best (``sampling_strategy="top"``) or drawn at random
     (``"random"``, reproducible for a ``seed``), best first. ``range_max`` defaults to
     ``range_min + num_negatives + max_positives``, or ``range_min + 10 * num_negatives +
@@ -120,7 +120,7 @@ def mine_hard_negatives(
     query_embeddings = _normalized(
         encoder.encode_query(queries, prompt_name=query_prompt_name, prompt=query_prompt, **encode)
     )
-    window = range_max + max_positives
+    window = range_max + max_positives + 1  # + 1: the anchor's own text, when in the corpus
     scores, ids = empty_top_k(len(queries))
     positive_scores = np.zeros(len(pair_text), dtype=np.float32)
     for start in range(0, len(texts), corpus_chunk_size):
@@ -147,9 +147,12 @@ def mine_hard_negatives(
         scores, ids = np.concatenate(new_scores), np.concatenate(new_ids)
     scores, ids = _padded(scores.astype(np.float32), ids, window)
 
-    # Disqualify (score -inf) the padding, each query's positives, and what the filters drop.
+    # Disqualify (score -inf) the padding, each query's own text and positives, and what the
+    # filters drop.
+    own_text = np.array([text_ids.get(query, -1) for query in queries])[:, None]
     keys = np.arange(len(queries))[:, None] * len(texts) + ids
-    scores[(ids < 0) | np.isin(keys, pair_query * len(texts) + pair_text)] = -np.inf
+    positive = np.isin(keys, pair_query * len(texts) + pair_text)
+    scores[(ids < 0) | (ids == own_text) | positive] = -np.inf
     if absolute_margin is not None or relative_margin is not None:
         starts = np.searchsorted(pair_query, np.arange(len(queries)))
         lowest_positive = np.minimum.reduceat(positive_scores, starts)[:, None]
