@@ -5,9 +5,18 @@ warm-up, weight decay and seed; the runs alternate between the libraries.
 
     python bench/train.py --recipe sts  [--losses cosent cosine] [--seeds 42 43 44]
     python bench/train.py --recipe sick [--losses contrastive triplet mnrl] [--seeds 42]
+    python bench/train.py --recipe sick-softmax | sick-mined | distill [--seeds 42]
 
 sts: STSb train, reports STSb dev Spearman (cosine, x100). sick: SICK TRAIN as in examples/,
 reports SICK TRIAL relatedness Spearman and entailment-vs-contradiction accuracy, before and after.
+The recipes of examples/ (issue 10), on the same evaluations:
+- sick-softmax: SoftmaxLoss (3 NLI classes, (u, v, |u - v|)) on SICK TRAIN;
+- sick-mined: MultipleNegativesRankingLoss on SICK TRAIN entailment pairs with one hard negative
+  each, mined once by ``ks.mine_hard_negatives`` (as examples/sick_mnrl_mined.py) and given to
+  both libraries;
+- distill: MSELoss, a student made of blocks 0, 2 and 4 of the model learns the model's own
+  embeddings of every STSb train sentence (computed once by ours and given to both), lr 1e-4;
+  STSb dev Spearman of the student.
 Training pairs per second = training examples x epochs / wall time of the fit.
 
     python bench/train.py --recipe big-batch [--batch-sizes 64 256 1024] [--steps 3]
@@ -46,12 +55,14 @@ import keras_siamese as ks
 from keras_siamese.encoders import resolve_model_path
 from keras_siamese.training.recipes import development_evaluators, load_training_examples
 
+SICK = ("sick", "SICK_train_trial.txt")
+STSB = ("stsb", "sts-train.csv")
 RECIPES = {
-    "sts": {"train": ("stsb", "sts-train.csv"), "losses": ("cosent", "cosine")},
-    "sick": {
-        "train": ("sick", "SICK_train_trial.txt"),
-        "losses": ("contrastive", "triplet", "mnrl"),
-    },
+    "sts": {"train": STSB, "losses": ("cosent", "cosine")},
+    "sick": {"train": SICK, "losses": ("contrastive", "triplet", "mnrl")},
+    "sick-softmax": {"train": SICK, "losses": ("softmax",), "loss_options": {"num_labels": 3}},
+    "sick-mined": {"train": SICK, "losses": ("mnrl",), "mine": True},
+    "distill": {"train": STSB, "losses": ("mse",), "student_layers": (0, 2, 4), "lr": 1e-4},
 }
 
 
@@ -65,10 +76,24 @@ def reference_loss(name: str, model):
         "online-contrastive": lambda: losses.OnlineContrastiveLoss(model),
         "triplet": lambda: losses.TripletLoss(model),
         "mnrl": lambda: losses.MultipleNegativesRankingLoss(model),
+        "mse": lambda: losses.MSELoss(model),
+        "softmax": lambda: losses.SoftmaxLoss(
+            model, model.get_sentence_embedding_dimension(), num_labels=3
+        ),
     }[name]()
 
 
-def train_reference(folder, examples, config: ks.TrainingConfig):
+def reduced_reference(model, layers) -> None:
+    """sentence-transformers' layer-reduction recipe: keep the transformer blocks ``layers``."""
+    import torch
+
+    transformer = model[0].auto_model
+    blocks = transformer.encoder.layer
+    transformer.encoder.layer = torch.nn.ModuleList([blocks[i] for i in layers])
+    transformer.config.num_hidden_layers = len(layers)
+
+
+def train_reference(folder, examples, config: ks.TrainingConfig, student_layers=None):
     """sentence-transformers' trainer on the same examples and settings; returns (model, s)."""
     from datasets import Dataset
     from sentence_transformers import (
@@ -79,6 +104,8 @@ def train_reference(folder, examples, config: ks.TrainingConfig):
     from sentence_transformers.training_args import BatchSamplers
 
     model = SentenceTransformer(str(folder), device="cpu")
+    if student_layers:
+        reduced_reference(model, student_layers)
     loss = ks.losses.get_loss(config.loss, config.loss_options)
     columns = dict(examples.columns)
     if examples.labels is not None and loss.label_kind != "none":
@@ -115,11 +142,41 @@ def train_reference(folder, examples, config: ks.TrainingConfig):
         return model, time.perf_counter() - start
 
 
-def train_ours(folder, examples, config: ks.TrainingConfig):
+def train_ours(folder, examples, config: ks.TrainingConfig, student_layers=None):
     encoder = ks.SentenceEncoder.from_pretrained(folder)
+    if student_layers:
+        encoder = ks.encoders.layer_reduced(encoder, student_layers)
     start = time.perf_counter()
     ks.fit(encoder, examples, config, verbose=0)
     return encoder, time.perf_counter() - start
+
+
+def recipe_examples(recipe: dict, folder, train_path, loss: str, limit: int | None):
+    """The training examples of one loss of ``recipe``, the same for both libraries."""
+    train_format = recipe["train"][0]
+    if recipe.get("student_layers"):  # distillation: the model's embeddings of each sentence
+        stsb = ks.data.read_sts(train_path)
+        sentences = list(dict.fromkeys(stsb.columns["text_a"] + stsb.columns["text_b"]))
+        examples = ks.data.Examples({"text": sentences[:limit]})
+        teacher = ks.SentenceEncoder.from_pretrained(folder)
+        return ks.data.with_teacher_embeddings(examples, teacher)
+    options = recipe.get("loss_options", {})
+    examples = load_training_examples(train_path, train_format, loss, seed=42, loss_options=options)
+    if limit:
+        examples = examples.select(range(min(limit, len(examples))))
+    if recipe.get("mine"):
+        start = time.perf_counter()
+        examples = ks.mine_hard_negatives(
+            ks.SentenceEncoder.from_pretrained(folder),
+            examples,
+            num_negatives=1,
+            range_min=2,
+            range_max=30,
+            relative_margin=0.05,
+            output_format="n-tuple",
+        )
+        print(f"mined {len(examples)} triplets in {time.perf_counter() - start:.1f} s", flush=True)
+    return examples
 
 
 BIG_BATCH_RUNS = (  # (library, loss) per batch size, the libraries alternating
@@ -280,8 +337,8 @@ def main() -> None:
     recipe = RECIPES[args.recipe]
     folder = resolve_model_path(args.model)
     train_format, train_file = recipe["train"]
-    train_path = args.data / ("stsb" if train_format == "stsb" else "sick") / train_file
-    if args.recipe == "sts":
+    train_path = args.data / train_format / train_file
+    if train_format == "stsb":
         evaluators = development_evaluators(args.data / "stsb" / "sts-dev.csv", "stsb")
     else:
         evaluators = development_evaluators(args.data / "sick" / "SICK_train_trial.txt", "sick")
@@ -298,22 +355,21 @@ def main() -> None:
     print(f"before training: {base}", flush=True)
     rows = []
     for loss in args.losses or recipe["losses"]:
-        examples = load_training_examples(train_path, train_format, loss, seed=42)
-        if args.limit:
-            examples = examples.select(range(min(args.limit, len(examples))))
+        examples = recipe_examples(recipe, folder, train_path, loss, args.limit)
         for seed in args.seeds:
             config = ks.TrainingConfig(
                 loss=loss,
+                loss_options=recipe.get("loss_options", {}),
                 epochs=args.epochs,
                 batch_size=args.batch_size,
-                learning_rate=args.lr,
+                learning_rate=recipe.get("lr", args.lr),
                 seed=seed,
             )
             for library, train in (
                 ("keras-siamese", train_ours),
                 ("sentence-transformers", train_reference),
             ):
-                model, seconds = train(folder, examples, config)
+                model, seconds = train(folder, examples, config, recipe.get("student_layers"))
                 metrics = evaluate(model)
                 rate = len(examples) * args.epochs / seconds
                 rows.append((loss, seed, library, rate, metrics))
@@ -324,7 +380,7 @@ def main() -> None:
     metric_names = list(base)
     print(
         f"\n{args.recipe}: {len(examples)} examples of the last loss, batch {args.batch_size}, "
-        f"{args.epochs} epoch(s), lr {args.lr}"
+        f"{args.epochs} epoch(s), lr {recipe.get('lr', args.lr)}"
     )
     header = f"{'loss':12} {'library':22} {'pairs/s':>8} " + " ".join(
         f"{n[-28:]:>28}" for n in metric_names

@@ -7,6 +7,7 @@ from test_data_standins import WordTokenizer
 
 from keras_siamese.data import BatchPlan, Examples, from_lists, make_dataset
 from keras_siamese.data.batching import no_duplicate_batches
+from keras_siamese.testing import make_tiny_encoder
 
 WORDS = ["a", "man", "woman", "dog", "cat", "eats", "runs", "sleeps", "in", "the", "park"]
 
@@ -149,6 +150,31 @@ def test_make_dataset_tokenises_each_role_padded_per_batch():
     )
     assert labels.dtype == tf.float32
     np.testing.assert_allclose(labels, [0.5, 1.0])
+
+
+def test_make_dataset_calls_the_tokenizer_once_for_all_roles(tiny_vocab_folder):
+    """One tokenizer call (one trace of its graph) per batch, whatever the number of roles; each
+    role equals its own call, padded to its own longest text."""
+    tokenizer = make_tiny_encoder(tiny_vocab_folder).in_graph_tokenizer()
+    calls = []
+
+    def counting(texts: tf.Tensor) -> dict[str, tf.Tensor]:
+        calls.append(texts)
+        return tokenizer(texts)
+
+    examples = Examples(
+        {
+            "anchor": ["a man plays guitar", "a dog", "the cat is happy and sad"],
+            "positive": ["a man", "the dog runs in the park", "cat"],
+            "negative": ["red car", "blue", "a small woman eats food"],
+        }
+    )
+    features, _ = next(iter(make_dataset(examples, counting, 3, shuffle=False)))
+    assert len(calls) == 1
+    for role, texts in examples.columns.items():
+        expected = tokenizer(tf.constant(texts))
+        for key in ("input_ids", "attention_mask"):
+            np.testing.assert_array_equal(features[f"{role}_{key}"], expected[key])
 
 
 def test_make_dataset_labels_int_or_dummy_zeros_and_rejects_class_names():

@@ -70,11 +70,18 @@ def make_dataset(
     labels = tf.constant(labels)
 
     def tokenize(rows: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+        # One tokenizer call for all roles (one trace of its graph, not one per role), then
+        # each role's rows, cut to the role's own longest text.
+        size = tf.size(rows)
+        tokens = tokenizer(tf.concat([tf.gather(column, rows) for column in texts.values()], 0))
+        ids = tf.cast(tokens["input_ids"], tf.int32)
+        mask = tf.cast(tokens["attention_mask"], tf.int32)
         features = {}
-        for role, column in texts.items():
-            tokens = tokenizer(tf.gather(column, rows))
-            features[f"{role}_input_ids"] = tf.cast(tokens["input_ids"], tf.int32)
-            features[f"{role}_attention_mask"] = tf.cast(tokens["attention_mask"], tf.int32)
+        for i, role in enumerate(texts):
+            role_mask = mask[i * size : (i + 1) * size]
+            longest = tf.maximum(tf.reduce_max(tf.reduce_sum(role_mask, axis=1)), 0)
+            features[f"{role}_input_ids"] = ids[i * size : (i + 1) * size, :longest]
+            features[f"{role}_attention_mask"] = role_mask[:, :longest]
         return features, tf.gather(labels, rows)
 
     dataset = dataset.map(tokenize, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
