@@ -13,6 +13,6 @@ from keras_siamese.training.recipes import development_evaluators, load_training
 args = parse_args(__doc__, "sick_mnrl")
 sick = args.data / "sick" / "SICK_train_trial.txt"
 train = load_training_examples(sick, "sick", "mnrl")  # (anchor, positive): entailed pairs
-evaluators = development_evaluators(sick, "sick")
+evaluators = development_evaluators(sick, "sick", limit=args.limit)
 loss = ks.losses.MultipleNegativesRankingLoss()  # cosine, scale 20
 train_and_report(args, ks.SentenceEncoder.from_pretrained(args.model), train, loss, evaluators)

@@ -27,5 +27,5 @@ train = ks.mine_hard_negatives(  # n-tuple: anchor, positive, negative_1
     output_format="n-tuple",
 )
 print(f"mined {len(train)} (anchor, positive, negative) triplets from {len(pairs)} pairs")
-evaluators = development_evaluators(sick, "sick")
+evaluators = development_evaluators(sick, "sick", limit=args.limit)
 train_and_report(args, encoder, train, ks.losses.MultipleNegativesRankingLoss(), evaluators)

@@ -20,7 +20,7 @@ trial = first(args, ks.data.read_sick(sick, "TRIAL", label="entailment").relabel
 encoder = ks.SentenceEncoder.from_pretrained(args.model)
 loss.head(encoder.encode(["a", "b"])[None])  # builds the classifier for the first evaluation
 evaluators = [
-    *development_evaluators(sick, "sick"),
+    *development_evaluators(sick, "sick", limit=args.limit),
     ks.evaluation.LabelAccuracyEvaluator.from_examples(trial, loss.classifier, name="dev_nli"),
 ]
 train_and_report(args, encoder, train, loss, evaluators)
