@@ -20,7 +20,7 @@ The recipes of examples/ (issue 10), on the same evaluations:
 Training pairs per second = training examples x epochs / wall time of the fit.
 
     python bench/train.py --recipe big-batch [--batch-sizes 64 256 1024] [--steps 3]
-                          [--warmup-steps 1] [--mini-batch-size 32]
+                          [--warmup-steps 1] [--mini-batch-size 32] [--losses cached-mnrl]
 
 big-batch: the memory and speed of large in-batch-negative batches. MultipleNegativesRankingLoss
 and CachedMultipleNegativesRankingLoss (GradCache, ``--mini-batch-size`` rows embedded at once)
@@ -162,8 +162,7 @@ def recipe_examples(recipe: dict, folder, train_path, loss: str, limit: int | No
         return ks.data.with_teacher_embeddings(examples, teacher)
     options = recipe.get("loss_options", {})
     examples = load_training_examples(train_path, train_format, loss, seed=42, loss_options=options)
-    if limit:
-        examples = examples.select(range(min(limit, len(examples))))
+    examples = examples.head(limit)
     if recipe.get("mine"):
         start = time.perf_counter()
         examples = ks.mine_hard_negatives(
@@ -281,6 +280,8 @@ def big_batch(args: argparse.Namespace) -> None:
     rows = []
     for batch in args.batch_sizes:
         for library, loss in BIG_BATCH_RUNS:
+            if args.losses and loss not in args.losses:
+                continue
             command = [sys.executable, __file__, "--recipe", "big-batch", "--data", str(args.data)]
             command += ["--model", args.model, "--steps", str(args.steps)]
             command += ["--warmup-steps", str(args.warmup_steps)]

@@ -23,13 +23,6 @@ def parse_args(description: str, output: str) -> argparse.Namespace:
     return parser.parse_args()
 
 
-def first(args: argparse.Namespace, examples):
-    """``examples``, cut to ``--limit`` rows when given (the tests run each recipe that way)."""
-    return (
-        examples if args.limit is None else examples.select(range(min(args.limit, len(examples))))
-    )
-
-
 def report(before: dict, after: dict) -> None:
     for name in before:
         print(f"{name:40} {before[name]:10.4f} -> {after[name]:10.4f}")

@@ -7,17 +7,17 @@ regresses on those vectors. Reports STSb dev Spearman and the MSE to the teacher
     python examples/distill_mse.py
 """
 
-from common import first, parse_args, train_and_report
+from common import parse_args, train_and_report
 
 import keras_siamese as ks
 
 args = parse_args(__doc__, "distill_mse")
 teacher = ks.SentenceEncoder.from_pretrained(args.model)
 student = ks.encoders.layer_reduced(teacher, [0, 2, 4])
-stsb = first(args, ks.data.read_sts(args.data / "stsb" / "sts-train.csv"))
+stsb = ks.data.read_sts(args.data / "stsb" / "sts-train.csv").head(args.limit)
 sentences = list(dict.fromkeys(stsb.columns["text_a"] + stsb.columns["text_b"]))
 train = ks.data.with_teacher_embeddings(ks.data.Examples({"text": sentences}), teacher)
-dev_pairs = first(args, ks.data.read_sts(args.data / "stsb" / "sts-dev.csv"))
+dev_pairs = ks.data.read_sts(args.data / "stsb" / "sts-dev.csv").head(args.limit)
 dev_sentences = list(dict.fromkeys(dev_pairs.columns["text_a"] + dev_pairs.columns["text_b"]))
 evaluators = [
     ks.evaluation.STSEvaluator.from_examples(dev_pairs, name="sts_dev"),

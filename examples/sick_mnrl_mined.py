@@ -8,14 +8,14 @@ negatives. Reports SICK TRIAL relatedness Spearman and entailment-vs-contradicti
     python examples/sick_mnrl_mined.py
 """
 
-from common import first, parse_args, train_and_report
+from common import parse_args, train_and_report
 
 import keras_siamese as ks
 from keras_siamese.training.recipes import development_evaluators, load_training_examples
 
 args = parse_args(__doc__, "sick_mnrl_mined")
 sick = args.data / "sick" / "SICK_train_trial.txt"
-pairs = first(args, load_training_examples(sick, "sick", "mnrl"))  # (anchor, positive)
+pairs = load_training_examples(sick, "sick", "mnrl").head(args.limit)  # (anchor, positive)
 encoder = ks.SentenceEncoder.from_pretrained(args.model)
 train = ks.mine_hard_negatives(  # n-tuple: anchor, positive, negative_1
     encoder,

@@ -6,7 +6,7 @@ Reports SICK TRIAL relatedness Spearman, entailment-vs-contradiction accuracy an
     python examples/sick_nli_softmax.py
 """
 
-from common import first, parse_args, train_and_report
+from common import parse_args, train_and_report
 
 import keras_siamese as ks
 from keras_siamese.data.sick import NLI_CLASS_IDS
@@ -15,8 +15,8 @@ from keras_siamese.training.recipes import development_evaluators, load_training
 args = parse_args(__doc__, "sick_nli_softmax")
 sick = args.data / "sick" / "SICK_train_trial.txt"
 loss = ks.losses.SoftmaxLoss(num_labels=3)  # contradiction 0, entailment 1, neutral 2
-train = first(args, load_training_examples(sick, "sick", loss))
-trial = first(args, ks.data.read_sick(sick, "TRIAL", label="entailment").relabel(NLI_CLASS_IDS))
+train = load_training_examples(sick, "sick", loss).head(args.limit)
+trial = ks.data.read_sick(sick, "TRIAL", label="entailment").relabel(NLI_CLASS_IDS).head(args.limit)
 encoder = ks.SentenceEncoder.from_pretrained(args.model)
 loss.head(encoder.encode(["a", "b"])[None])  # builds the classifier for the first evaluation
 evaluators = [

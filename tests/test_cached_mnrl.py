@@ -20,6 +20,7 @@ from keras_siamese.training import TrainingConfig, fit
 from keras_siamese.training.trainer import reseed_dropout
 
 WORDS = [word for word in TINY_WORDS if word.isalpha()]
+MASKED = ("input_ids", "attention_mask")
 
 
 def texts(rng, count: int, length: int) -> list[str]:
@@ -83,19 +84,21 @@ def cached_step(encoder, loss, x, y, run_eagerly: bool = False):
 
 def reference_step(encoder, loss, x, y, mini_batch_size: int):
     """MNRL's loss and gradients under one tape over the whole batch, the encoder called on the
-    same mini-batches as the cached step (with dropout, the same random draws)."""
+    same mini-batches as the cached step, each cut to its longest text (with dropout, the same
+    random draws)."""
     roles = [key.removesuffix("_input_ids") for key in x if key.endswith("_input_ids")]
+
+    def mini_batch(role: str, i: int) -> dict:
+        """Rows ``i:i + mini_batch_size`` of ``role``, up to their longest text."""
+        rows = {k: x[f"{role}_{k}"][i : i + mini_batch_size].numpy() for k in MASKED}
+        width = np.flatnonzero(rows["attention_mask"].any(axis=0)).max() + 1
+        return {k: v[:, :width] for k, v in rows.items()}
+
     with tf.GradientTape() as tape:
         embeddings = [
             tf.concat(
                 [
-                    encoder(
-                        {
-                            "input_ids": x[f"{role}_input_ids"][i : i + mini_batch_size],
-                            "attention_mask": x[f"{role}_attention_mask"][i : i + mini_batch_size],
-                        },
-                        training=True,
-                    )
+                    encoder(mini_batch(role, i), training=True)
                     for i in range(0, len(y), mini_batch_size)
                 ],
                 axis=0,
@@ -163,6 +166,30 @@ def test_cached_step_replays_the_dropout_masks(vocab, mini_batch_size, run_eager
         np.testing.assert_array_equal(generator.state.numpy(), state)
     reseed_dropout(encoder, 8)  # other masks: another loss
     assert reference_step(encoder, loss, x, y, mini_batch_size)[0] != reference[0]
+
+
+def test_each_mini_batch_is_cut_to_its_own_longest_text(encoder, monkeypatch):
+    """A role's rows are padded to its longest text; each mini-batch drops the padding columns
+    all its rows share (as sentence-transformers' GradCache does), in both passes."""
+    short, long = "one two", " ".join(WORDS[:12])
+    pairs = from_lists(anchor=[long, short, short, short], positive=[short, short, short, long])
+    x, y = next(iter(make_dataset(pairs, encoder.in_graph_tokenizer(), 4, False)))
+    loss = L.CachedMultipleNegativesRankingLoss(mini_batch_size=2)
+    model = training_model(encoder, loss)
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss=loss, run_eagerly=True)
+    widths, call = [], encoder.call
+
+    def recording(inputs, training=None):
+        widths.append(int(tf.shape(inputs["input_ids"])[1]))
+        return call(inputs, training=training)
+
+    monkeypatch.setattr(encoder, "call", recording)
+    model.train_on_batch(x, y)
+    full = x["anchor_input_ids"].shape[1]
+    cut = int(tf.reduce_sum(x["anchor_attention_mask"][1]))
+    assert full > cut and x["positive_input_ids"].shape[1] == full
+    # anchor (long, short | short, short), then positive (short, short | short, long), twice
+    assert widths == [full, cut, cut, full] * 2
 
 
 def test_loss_value_options_and_config_round_trip():

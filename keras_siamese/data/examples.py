@@ -57,6 +57,16 @@ class Examples:
         columns = {role: [texts[row] for row in rows] for role, texts in self.columns.items()}
         return Examples(columns, None if self.labels is None else self.labels[rows])
 
+    def head(self, count: int | None) -> "Examples":
+        """The first ``count`` examples (all of them when ``count`` is None).
+
+        Example:
+            >>> texts = Examples({"text": ["a", "b", "c"]})
+            >>> texts.head(2).columns, len(texts.head(5)), texts.head(None) is texts
+            ({'text': ['a', 'b']}, 3, True)
+        """
+        return self if count is None else self.select(range(min(count, len(self))))
+
     def relabel(self, mapping: Mapping[str, float | int]) -> "Examples":
         """Keep the rows whose label is a key of `mapping`, labelled with its value.
 

@@ -31,11 +31,18 @@ def _seed_generators(layer: keras.Layer) -> list[keras.random.SeedGenerator]:
     )
 
 
+def _text_width(mask: tf.Tensor) -> tf.Tensor:
+    """The columns of ``mask`` ``[b, L]`` up to its last token: the padding columns that all
+    its rows share at the end are cut off (leading padding keeps the positions)."""
+    used = tf.cast(tf.reduce_any(tf.not_equal(mask, 0), axis=0), tf.int32)
+    return tf.size(used) - tf.argmax(tf.reverse(used, [0]), output_type=tf.int32)
+
+
 @keras.saving.register_keras_serializable(package="keras_siamese")
 class GradCacheModel(keras.Model):
     """``training_model``'s functional model (one ``encoder`` branch per role, the embeddings
     stacked ``[B, n, D]``) whose ``train_step`` is GradCache's, ``mini_batch_size`` rows at a
-    time.
+    time, each mini-batch cut to its own longest text.
 
     A step: (1) embeds every role's rows in mini-batches, keeping no activations; (2) computes
     the compiled loss on the whole ``[B, n, D]`` embeddings and its gradient with respect to
@@ -69,7 +76,8 @@ class GradCacheModel(keras.Model):
 
         def embed(i):
             rows = slice(i * size, (i + 1) * size)
-            inputs = {"input_ids": ids[rows], "attention_mask": mask[rows]}
+            width = _text_width(mask[rows])
+            inputs = {"input_ids": ids[rows, :width], "attention_mask": mask[rows, :width]}
             return rows, self.encoder(inputs, training=True)
 
         return count, embed

@@ -88,16 +88,13 @@ def development_evaluators(
     """STS correlation on a development file; on SICK also entailment-vs-contradiction.
     ``limit``: only the first ``limit`` pairs of each (quick runs)."""
 
-    def first(examples):
-        return examples if limit is None else examples.select(range(min(limit, len(examples))))
-
     if format == "stsb":
-        return [STSEvaluator.from_examples(first(read_sts(path)), name=f"{name}_sts")]
+        return [STSEvaluator.from_examples(read_sts(path).head(limit), name=f"{name}_sts")]
     if format == "sick":
         split = split or "TRIAL"
-        pairs = first(sick_binary_pairs(read_sick(path, split, label="entailment")))
+        pairs = sick_binary_pairs(read_sick(path, split, label="entailment")).head(limit)
         return [
-            STSEvaluator.from_examples(first(read_sick(path, split)), name=f"{name}_sts"),
+            STSEvaluator.from_examples(read_sick(path, split).head(limit), name=f"{name}_sts"),
             BinaryClassificationEvaluator.from_examples(pairs, name=f"{name}_entailment"),
         ]
     raise ValueError(f"Development files must be stsb or sick, got {format!r}.")
