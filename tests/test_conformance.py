@@ -23,7 +23,7 @@ from keras_siamese.backbones import (
 )
 from keras_siamese.encoders import SentenceEncoder
 from keras_siamese.pooling import DenseProjection, Normalize, Pooling
-from keras_siamese.siamese import SCORE_LAYERS, Stack
+from keras_siamese.siamese import SCORE_LAYERS, JoinRoles, SplitRoles, Stack
 from keras_siamese.siamese.grad_cache import GradCacheModel
 from keras_siamese.tokenizers import ByteLevelBPETokenizer, InGraphTokenizer, SentencePieceTokenizer
 from keras_siamese.tokenizers.byte_level_bpe_tokenizer import bytes_to_unicode
@@ -144,6 +144,17 @@ LAYERS = {
         dtype_kwarg=False,
     ),
     "Stack": LayerCase(lambda **kw: Stack(**kw), _pair),
+    "JoinRoles": LayerCase(
+        lambda **kw: JoinRoles(**kw),
+        lambda: (
+            (
+                [_token_inputs()["input_ids"], _token_inputs()["input_ids"][:, :3]],
+                [_mask(), _mask()[:, :3]],
+            ),
+        ),
+        mixed_dtype=None,
+    ),
+    "SplitRoles": LayerCase(lambda **kw: SplitRoles(2, **kw), lambda: (_floats(4, HIDDEN),)),
     "PairFeatures": LayerCase(
         lambda **kw: losses.PairFeatures(multiplication=True, **kw),
         lambda: (_floats(3, 2, HIDDEN),),

@@ -67,14 +67,15 @@ def tiny_encoder(seed: int = 0) -> TinyEncoder:
 
 
 def text_batch(roles, seed: int = 0, batch: int = BATCH) -> dict[str, np.ndarray]:
-    """Random ``{role}_input_ids`` / ``{role}_attention_mask`` with ragged (padded) lengths."""
+    """Random ``{role}_input_ids`` / ``{role}_attention_mask`` with ragged (padded) lengths,
+    each role cut to its own longest text (as ``make_dataset`` does): roles differ in width."""
     rng = np.random.default_rng(seed)
     features = {}
     for role in roles:
         lengths = rng.integers(1, LENGTH + 1, size=batch)
-        features[f"{role}_attention_mask"] = (np.arange(LENGTH) < lengths[:, None]).astype("int32")
-        ids = rng.integers(1, VOCAB, size=(batch, LENGTH)).astype("int32")
-        features[f"{role}_input_ids"] = ids * features[f"{role}_attention_mask"]
+        mask = (np.arange(lengths.max()) < lengths[:, None]).astype("int32")
+        ids = rng.integers(1, VOCAB, size=mask.shape).astype("int32")
+        features[f"{role}_attention_mask"], features[f"{role}_input_ids"] = mask, ids * mask
     return features
 
 
@@ -132,6 +133,20 @@ def test_in_batch_and_single_text_models(encoder):
         text_batch(("text",)), verbose=0
     )
     np.testing.assert_allclose(single, _embed(encoder, text_batch(("text",)), "text"), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "builder",
+    [pair_model, triplet_model, in_batch_model]
+    + [
+        lambda e, name=name: training_model(e, registered_loss(name), num_negatives=1)
+        for name in EMBEDDING_LOSSES
+    ],
+)
+def test_every_model_calls_the_encoder_once_for_all_roles(builder):
+    encoder = tiny_encoder()
+    builder(encoder)
+    assert len(encoder._inbound_nodes) == 1  # one call: one trace and one gradient per step
 
 
 @pytest.mark.parametrize(
@@ -235,3 +250,31 @@ def test_models_round_trip_through_config_and_keras_file(builder, roles, tmp_pat
     restored = keras.saving.load_model(tmp_path / "model.keras")
     assert len(restored.trainable_variables) == 1
     np.testing.assert_allclose(restored.predict(features, verbose=0), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("model_type", ["bert", "mpnet", "roberta"])
+def test_one_call_for_all_roles_equals_a_call_per_role_in_a_transformer(model_type):
+    """Joined, a narrower role is padded to the widest: the mask hides it, also from the
+    positions counted past the padding id (RoBERTa, MPNet) and MPNet's relative positions."""
+    from keras_siamese.backbones import TransformerBackbone
+    from keras_siamese.encoders import SentenceEncoder
+    from keras_siamese.pooling import Pooling
+
+    keras.utils.set_random_seed(0)
+    backbone = TransformerBackbone(
+        model_type=model_type,
+        vocab_size=VOCAB,
+        hidden_size=DIM,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=16,
+        max_position_embeddings=LENGTH + 2,
+        pad_token_id=1,
+    )
+    encoder = SentenceEncoder(backbone, Pooling(DIM, ("mean",)), [], True)
+    roles = ("anchor", "positive", "negative")
+    features = text_batch(roles, seed=3)
+    assert len({features[f"{role}_input_ids"].shape[1] for role in roles}) > 1
+    stacked = training_model(encoder, L.TripletLoss()).predict(features, verbose=0)
+    for i, role in enumerate(roles):
+        np.testing.assert_allclose(stacked[:, i], _embed(encoder, features, role), atol=1e-6)

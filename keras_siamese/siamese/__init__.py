@@ -13,6 +13,7 @@ from keras_siamese.siamese.distances import (
     PairScore,
     score_layer,
 )
+from keras_siamese.siamese.joined_roles import JoinRoles, SplitRoles
 from keras_siamese.siamese.models import (
     Stack,
     in_batch_model,
@@ -29,8 +30,10 @@ __all__ = [
     "CosineSimilarity",
     "DotProduct",
     "EuclideanDistance",
+    "JoinRoles",
     "ManhattanDistance",
     "PairScore",
+    "SplitRoles",
     "Stack",
     "in_batch_model",
     "loss_roles",

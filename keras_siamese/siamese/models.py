@@ -1,4 +1,5 @@
-"""Siamese functional models: every text input goes through the SAME encoder instance.
+"""Siamese functional models: every text input goes through the SAME encoder instance, all
+roles of a batch in one call (``JoinRoles``, ``SplitRoles``).
 
 The encoder is a ``keras.Model`` called on ``{"input_ids", "attention_mask"}`` (int32 ``[B, T]``)
 that returns ``[B, D]`` embeddings. Model inputs are flat: ``{role}_input_ids`` and
@@ -32,6 +33,7 @@ from keras_siamese.losses.cached_multiple_negatives_ranking import (
     CachedMultipleNegativesRankingLoss,
 )
 from keras_siamese.siamese.distances import PairScore, score_layer
+from keras_siamese.siamese.joined_roles import JoinRoles, SplitRoles
 
 
 @keras.saving.register_keras_serializable(package="keras_siamese")
@@ -65,15 +67,12 @@ def text_inputs(roles: Sequence[str]) -> dict[str, keras.KerasTensor]:
 
 
 def _encode(encoder: keras.Model, inputs: dict, roles: Sequence[str]) -> list:
-    return [
-        encoder(
-            {
-                "input_ids": inputs[f"{role}_input_ids"],
-                "attention_mask": inputs[f"{role}_attention_mask"],
-            }
-        )
-        for role in roles
-    ]
+    """Each role's embeddings ``[B, D]``, from one encoder call on all roles' rows."""
+    ids = [inputs[f"{role}_input_ids"] for role in roles]
+    masks = [inputs[f"{role}_attention_mask"] for role in roles]
+    if len(roles) == 1:
+        return [encoder({"input_ids": ids[0], "attention_mask": masks[0]})]
+    return SplitRoles(len(roles))(encoder(JoinRoles()((ids, masks))))
 
 
 def _score_layer(score: str | PairScore, kind: Literal["similarity", "distance"]) -> PairScore:

@@ -25,9 +25,7 @@ from keras_siamese.siamese import loss_roles, training_model
 from keras_siamese.training.config import TrainingConfig, batch_sampler_for, get_losses
 from keras_siamese.training.history import TrainingHistory, history_state, restore_history
 from keras_siamese.training.keep_best import KeepBest
-from keras_siamese.training.schedule import WarmupLinearDecay
-
-NO_DECAY = ("bias", "gamma", "beta")
+from keras_siamese.training.optimizer import make_optimizer
 
 
 def check_examples(examples: Examples, loss: str | keras.losses.Loss) -> tuple[str, ...]:
@@ -68,57 +66,6 @@ def check_examples(examples: Examples, loss: str | keras.losses.Loss) -> tuple[s
         bad = int(np.flatnonzero(~np.isin(labels, (0, 1)))[0])
         raise ValueError(f"Loss {name!r} needs 0/1 labels; row {bad} has {labels[bad]:g}.")
     return roles
-
-
-def _replicas_in_sync() -> int:
-    import tensorflow as tf
-
-    context = tf.distribute.get_replica_context()
-    return 1 if context is None else context.num_replicas_in_sync
-
-
-class _ClipSummedAdamW(keras.optimizers.AdamW):
-    """AdamW that, on several replicas, clips the gradients summed over them, as one device
-    would (Keras 3.15 clips each replica's gradients before they are summed)."""
-
-    def _clip_gradients(self, grads):
-        return grads if _replicas_in_sync() > 1 else super()._clip_gradients(grads)
-
-    def _backend_update_step(self, grads, trainable_variables, learning_rate):
-        replicas = _replicas_in_sync()
-        if replicas > 1 and (self.clipnorm or self.global_clipnorm or self.clipvalue):
-            import tensorflow as tf
-
-            present = [i for i, grad in enumerate(grads) if grad is not None]
-            summed = tf.distribute.get_replica_context().all_reduce(
-                tf.distribute.ReduceOp.SUM, [grads[i] for i in present]
-            )
-            grads = list(grads)
-            for i, grad in zip(present, super()._clip_gradients(summed), strict=True):
-                # the update step sums them over the replicas again
-                grads[i] = tf.math.scalar_mul(1.0 / replicas, grad)  # also of IndexedSlices
-        super()._backend_update_step(grads, trainable_variables, learning_rate)
-
-
-def make_optimizer(
-    config: TrainingConfig, total_steps: int, distributed: bool = False
-) -> keras.optimizers.Optimizer:
-    """AdamW under linear warm-up and decay, clipped; no weight decay on biases and LayerNorm.
-    ``distributed``: for a ``tf.distribute`` strategy, clipping the gradients summed over the
-    replicas, not each replica's."""
-    schedule = WarmupLinearDecay(
-        config.learning_rate, round(config.warmup_ratio * total_steps), total_steps
-    )
-    accumulate = config.gradient_accumulation_steps
-    optimizer = (_ClipSummedAdamW if distributed else keras.optimizers.AdamW)(
-        schedule,
-        weight_decay=config.weight_decay,
-        clipnorm=config.clipnorm,
-        gradient_accumulation_steps=accumulate if accumulate > 1 else None,
-        name="adamw",  # AdamW's: the same variable paths either way
-    )
-    optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY))
-    return optimizer
 
 
 def reseed_dropout(model: keras.Layer, seed: int, epoch: int = 0) -> None:
