@@ -33,7 +33,7 @@ def test_fused_adamw_updates_as_keras_adamw(clipnorm):
     ours, theirs = _variables(), _variables()
     fused = make_optimizer(config, total_steps=10)
     keras_adamw = keras.optimizers.AdamW(
-        WarmupLinearDecay(config.learning_rate, 1, 10), weight_decay=0.1, clipnorm=clipnorm
+        WarmupLinearDecay(config.learning_rate, 1, 10), weight_decay=0.1, global_clipnorm=clipnorm
     )
     keras_adamw.exclude_from_weight_decay(var_names=list(NO_DECAY))
     for step in range(4):

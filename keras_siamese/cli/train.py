@@ -176,7 +176,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "weight_decay", "AdamW weight decay (not on biases and LayerNorm)", float, training=True
     ),
-    Setting("clipnorm", "gradient clipping norm", float, training=True),
+    Setting("clipnorm", "the gradients' global norm clip", float, training=True),
     Setting("seed", "random seed (data order, dropout, --max-examples)", int, training=True),
     Setting(
         "checkpoint_every",

@@ -16,9 +16,10 @@ from keras_siamese.losses import get_loss
 @dataclass
 class TrainingConfig:
     """Defaults follow sentence-transformers' fine-tuning recipes: AdamW, lr 2e-5, 10% linear
-    warm-up then linear decay, gradient clipping at norm 1, weight decay 0.01 (not on biases and
-    LayerNorm), batch 16, one epoch, seed 42. The learning rate, warm-up ratio, weight decay and
-    clipping norm must be finite numbers (``clipnorm`` may be ``None``: no clipping).
+    warm-up then linear decay, the gradients' global norm clipped at 1, weight decay 0.01 (not
+    on biases and LayerNorm), batch 16, one epoch, seed 42. The learning rate, warm-up ratio,
+    weight decay and clipping norm must be finite numbers (``clipnorm`` may be ``None``: no
+    clipping).
 
     ``checkpoint_every``: steps between backups (see ``fit``'s ``backup_dir``) and
     evaluations; ``None`` means once per epoch. ``mixed_precision``: ``"mixed_bfloat16"`` or

@@ -80,7 +80,9 @@ class _ClipSummedAdamW(_FusedAdamW):
 def make_optimizer(
     config: TrainingConfig, total_steps: int, distributed: bool = False
 ) -> keras.optimizers.Optimizer:
-    """AdamW under linear warm-up and decay, clipped; no weight decay on biases and LayerNorm.
+    """AdamW under linear warm-up and decay, the gradients' global norm clipped at
+    ``config.clipnorm`` (torch's ``clip_grad_norm_``, as sentence-transformers' trainer); no
+    weight decay on biases and LayerNorm.
     ``distributed``: for a ``tf.distribute`` strategy, clipping the gradients summed over the
     replicas, not each replica's."""
     schedule = WarmupLinearDecay(
@@ -90,7 +92,7 @@ def make_optimizer(
     optimizer = (_ClipSummedAdamW if distributed else _FusedAdamW)(
         schedule,
         weight_decay=config.weight_decay,
-        clipnorm=config.clipnorm,
+        global_clipnorm=config.clipnorm,
         gradient_accumulation_steps=accumulate if accumulate > 1 else None,
         name="adamw",  # AdamW's: the same variable paths either way
     )
