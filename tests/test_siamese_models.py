@@ -59,6 +59,13 @@ class TinyEncoder(keras.Model):
         return {**super().get_config(), "vocab_size": self.vocab_size, "dim": self.dim}
 
 
+# every model builder on the shared encoder (losses with a head aside)
+MODEL_BUILDERS = [pair_model, triplet_model, in_batch_model] + [
+    lambda e, name=name: training_model(e, registered_loss(name), num_negatives=1)
+    for name in EMBEDDING_LOSSES
+]
+
+
 def tiny_encoder(seed: int = 0) -> TinyEncoder:
     keras.utils.set_random_seed(seed)
     encoder = TinyEncoder()
@@ -135,28 +142,14 @@ def test_in_batch_and_single_text_models(encoder):
     np.testing.assert_allclose(single, _embed(encoder, text_batch(("text",)), "text"), atol=1e-6)
 
 
-@pytest.mark.parametrize(
-    "builder",
-    [pair_model, triplet_model, in_batch_model]
-    + [
-        lambda e, name=name: training_model(e, registered_loss(name), num_negatives=1)
-        for name in EMBEDDING_LOSSES
-    ],
-)
+@pytest.mark.parametrize("builder", MODEL_BUILDERS)
 def test_every_model_calls_the_encoder_once_for_all_roles(builder):
     encoder = tiny_encoder()
     builder(encoder)
     assert len(encoder._inbound_nodes) == 1  # one call: one trace and one gradient per step
 
 
-@pytest.mark.parametrize(
-    "builder",
-    [pair_model, triplet_model, in_batch_model]
-    + [
-        lambda e, name=name: training_model(e, registered_loss(name), num_negatives=1)
-        for name in EMBEDDING_LOSSES
-    ],
-)
+@pytest.mark.parametrize("builder", MODEL_BUILDERS)
 def test_twin_model_weights_are_exactly_the_encoders(encoder, builder):
     model = builder(encoder)
     assert len(model.trainable_variables) == len(encoder.trainable_variables) == 1
