@@ -13,6 +13,15 @@ def data_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=Path(default), help="shared data folder")
 
 
+def peak_resident_mib() -> float:
+    """This process's peak resident memory in MiB (Linux ``VmHWM``). Not ``ru_maxrss``: a child
+    started by ``subprocess`` inherits its parent's peak there, through the fork and exec."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("/proc/self/status has no VmHWM line: peak memory needs Linux.")
+
+
 def print_table(title: str, rows: list[tuple[str, list[float], str]]) -> None:
     """Rows of (name, repeated measurements, unit); prints median, min and max."""
     print(f"\n{title}")

@@ -16,7 +16,6 @@ each engine's peak resident memory, each measured in a fresh process.
 
 import argparse
 import random
-import resource
 import statistics
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from common import data_argument, print_table
+from common import data_argument, peak_resident_mib, print_table
 
 import keras_siamese as ks
 from keras_siamese.encoders import resolve_model_path
@@ -106,7 +105,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         if args.only_memory:  # a child of --memory: load, encode once, print peak RSS in MB
             make_engine(args.only_memory, folder, args.batch_size, Path(work))(sets["stsb"])
-            print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+            print(peak_resident_mib())
             return
         engines = {
             name: make_engine(name, folder, args.batch_size, Path(work)) for name in args.engines

@@ -28,7 +28,7 @@ at each batch size, ours (``ks.fit``) and sentence-transformers', on STSb train 
 anchor, text_b the positive; 5,032 pairs whose 10,064 texts are all distinct, drawn in a seeded
 order, wrapped around if a run needs more). Each configuration runs in a fresh process:
 ``--warmup-steps`` steps (tracing, allocation), then ``--steps`` timed ones; pairs/s = batch x
-timed steps / their wall time (tokenising included); peak MiB = the process's ``ru_maxrss``
+timed steps / their wall time (tokenising included); peak MiB = the process's peak resident memory
 (every process imports TensorFlow, as this script imports keras_siamese; torch too for
 sentence-transformers), +MiB = peak MiB less the resident memory once the libraries are imported,
 before the model is loaded: the model and its training; start s = loading the model and the
@@ -42,14 +42,13 @@ back-propagates through the hook its forward registers, as in its trainer.
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-from common import data_argument
+from common import data_argument, peak_resident_mib
 
 import keras_siamese as ks
 from keras_siamese.encoders import resolve_model_path
@@ -261,7 +260,7 @@ def big_batch_one(args: argparse.Namespace, library: str, loss: str, batch: int)
     pairs = big_batch_pairs(args.data, batch * steps)
     if library == "sentence-transformers":
         import sentence_transformers  # noqa: F401  (torch: its import is not the training's)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # libraries imported
+    before = peak_resident_mib()  # libraries imported
     train = big_batch_ours if library == "keras-siamese" else big_batch_reference
     start = time.perf_counter()
     ends = train(folder, pairs, loss, batch, args.mini_batch_size)
@@ -270,7 +269,7 @@ def big_batch_one(args: argparse.Namespace, library: str, loss: str, batch: int)
     return {
         "pairs_per_s": batch * args.steps / (ends[-1] - timed_from),
         "start_s": ends[0] - start,  # loading the model, the first step (tracing)
-        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_mib": peak_resident_mib(),
         "before_mib": before,
     }
 
