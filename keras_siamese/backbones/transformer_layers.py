@@ -295,7 +295,9 @@ class TransformerBlock(keras.layers.Layer):
         x = ops.reshape(x, (-1, self.hidden_size))
         qkv = ops.reshape(self.qkv(x), (batch, length, 3, self.num_heads, self.head_size))
         qkv = ops.transpose(qkv, (2, 0, 3, 1, 4))
-        q, k, v = qkv[0], qkv[1], qkv[2]  # not unstack: LiteRT's UNPACK fails on an empty batch
+        # split, not slices (whose gradients are three full-size zero-padded tensors summed) nor
+        # unstack (LiteRT's UNPACK fails on an empty batch)
+        q, k, v = (ops.squeeze(part, 0) for part in ops.split(qkv, 3, axis=0))
         scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / math.sqrt(self.head_size)
         if position_bias is not None:  # MPNet: [1, heads, length, length], shared by the layers
             scores = scores + position_bias

@@ -28,8 +28,12 @@ class _FusedAdamW(keras.optimizers.AdamW):
     given the ``IndexedSlices``, squares each repeat of a row before summing them)."""
 
     def _clip_gradients(self, grads):
-        """Clips (and updates by) an embedding's gradient with its repeated rows summed."""
+        """Clips (and updates by) an embedding's gradient with its repeated rows summed; the
+        global norm is ``tf.clip_by_global_norm``'s (one pass over each gradient, where Keras'
+        squares each into a copy first)."""
         dense = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
+        if self.global_clipnorm and not (self.clipnorm or self.clipvalue):
+            return tf.clip_by_global_norm(dense, self.global_clipnorm)[0]
         return super()._clip_gradients(dense)
 
     def _apply_weight_decay(self, variables) -> None:
@@ -38,7 +42,8 @@ class _FusedAdamW(keras.optimizers.AdamW):
     def update_step(self, gradient, variable, learning_rate) -> None:
         lr = tf.cast(learning_rate, variable.dtype)
         if self.weight_decay is not None and self._use_weight_decay(variable):
-            variable.assign_sub(variable * (tf.cast(self.weight_decay, variable.dtype) * lr))
+            # torch's AdamW: one pass (the product replaces the buffer) where Keras' takes two
+            variable.assign(variable * (1 - tf.cast(self.weight_decay, variable.dtype) * lr))
         index = self._get_variable_index(variable)
         step = tf.cast(self.iterations + 1, variable.dtype)
         beta_1, beta_2 = (tf.cast(beta, variable.dtype) for beta in (self.beta_1, self.beta_2))
