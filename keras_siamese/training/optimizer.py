@@ -32,7 +32,7 @@ class _FusedAdamW(keras.optimizers.AdamW):
         global norm is ``tf.clip_by_global_norm``'s (one pass over each gradient, where Keras'
         squares each into a copy first)."""
         dense = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
-        if self.global_clipnorm and not (self.clipnorm or self.clipvalue):
+        if self.global_clipnorm:  # Keras allows one of clipnorm, clipvalue, global_clipnorm
             return tf.clip_by_global_norm(dense, self.global_clipnorm)[0]
         return super()._clip_gradients(dense)
 
