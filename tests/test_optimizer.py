@@ -1,5 +1,6 @@
-"""``make_optimizer``'s fused AdamW: the update of ``keras.optimizers.AdamW`` (and of torch's
-AdamW on a dense embedding gradient), one kernel per variable."""
+"""``make_optimizer``'s fused AdamW: the variables of ``keras.optimizers.AdamW``, the update of
+torch's AdamW (an embedding's gradient dense, its repeated rows summed), one kernel per
+variable."""
 
 import keras
 import numpy as np
@@ -7,7 +8,6 @@ import pytest
 import tensorflow as tf
 
 from keras_siamese.training import TrainingConfig, WarmupLinearDecay, make_optimizer
-from keras_siamese.training.optimizer import NO_DECAY
 
 
 def _variables() -> list[keras.Variable]:
@@ -27,25 +27,61 @@ def _gradients(step: int) -> list:
     return [tf.constant(g, tf.float32) for g in dense] + [sparse]
 
 
-@pytest.mark.parametrize("clipnorm", [1.0, None])
-def test_fused_adamw_updates_as_keras_adamw(clipnorm):
-    config = TrainingConfig(learning_rate=1e-2, weight_decay=0.1, clipnorm=clipnorm)
-    ours, theirs = _variables(), _variables()
-    fused = make_optimizer(config, total_steps=10)
-    keras_adamw = keras.optimizers.AdamW(
-        WarmupLinearDecay(config.learning_rate, 1, 10), weight_decay=0.1, global_clipnorm=clipnorm
+def _torch_adamw_run(config: TrainingConfig, steps: int, scale: float) -> list[np.ndarray]:
+    """torch's AdamW (as sentence-transformers' trainer builds it: epsilon 1e-8, no decay on
+    biases, ``clip_grad_norm_``) over ``steps`` of ``_gradients`` times ``scale``, the learning
+    rate of each step ``make_optimizer``'s schedule's."""
+    import torch
+
+    params = [torch.nn.Parameter(torch.tensor(v.numpy())) for v in _variables()]
+    kernel, bias, embeddings = params
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": [kernel, embeddings], "weight_decay": config.weight_decay},
+            {"params": [bias], "weight_decay": 0.0},
+        ],
+        lr=config.learning_rate,
+        eps=1e-8,
     )
-    keras_adamw.exclude_from_weight_decay(var_names=list(NO_DECAY))
+    schedule = WarmupLinearDecay(config.learning_rate, 1, 10)
+    for step in range(steps):
+        for param, grad in zip(params, _gradients(step), strict=True):
+            param.grad = torch.tensor(tf.convert_to_tensor(grad).numpy() * scale)  # rows summed
+        if config.clipnorm:
+            torch.nn.utils.clip_grad_norm_(params, config.clipnorm)
+        for group in optimizer.param_groups:
+            group["lr"] = float(schedule(step))
+        optimizer.step()
+    return [p.detach().numpy() for p in params]
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("clipnorm", [1.0, None])
+@pytest.mark.parametrize("scale", [1.0, 1e-6])
+def test_fused_adamw_updates_as_torch_adamw(clipnorm, scale):
+    """Also for gradients as small as a distilled student's (1e-6), where Keras' epsilon (added
+    before the bias correction) damped the first steps' updates several-fold."""
+    config = TrainingConfig(learning_rate=1e-2, weight_decay=0.1, clipnorm=clipnorm)
+    ours = _variables()
+    fused = make_optimizer(config, total_steps=10)
     for step in range(4):
-        fused.apply(_gradients(step), ours)
-        # An embedding's gradient is summed over its repeated rows first, as torch's dense one:
-        # Keras' AdamW given the IndexedSlices squares each repeat before summing them.
-        keras_adamw.apply([tf.convert_to_tensor(g) for g in _gradients(step)], theirs)
-    for mine, reference in zip(ours, theirs, strict=True):
-        np.testing.assert_allclose(mine.numpy(), reference.numpy(), rtol=1e-5, atol=1e-6)
+        gradients = _gradients(step)
+        gradients[:2] = [g * scale for g in gradients[:2]]
+        gradients[2] = tf.IndexedSlices(gradients[2].values * scale, gradients[2].indices, [10, 4])
+        fused.apply(gradients, ours)
+    for mine, reference in zip(ours, _torch_adamw_run(config, 4, scale), strict=True):
+        np.testing.assert_allclose(mine.numpy(), reference, rtol=1e-5, atol=1e-6)
     assert not np.allclose(ours[1].numpy(), _variables()[1].numpy())  # it did train
+
+
+def test_fused_adamw_has_keras_adamw_variables():
+    """Its backups are AdamW's: the same variable paths."""
+    fused = make_optimizer(TrainingConfig(), total_steps=10)
+    keras_adamw = keras.optimizers.AdamW(WarmupLinearDecay(2e-5, 1, 10), name="adamw")
+    for optimizer in (fused, keras_adamw):
+        optimizer.build(_variables())
     paths = [[v.path.split("/", 1)[1] for v in o.variables] for o in (fused, keras_adamw)]
-    assert paths[0] == paths[1]  # its backups are AdamW's
+    assert paths[0] == paths[1]
 
 
 def test_a_repeated_embedding_row_is_updated_by_its_summed_gradient():

@@ -15,13 +15,20 @@ def _replicas_in_sync() -> int:
     return 1 if context is None else context.num_replicas_in_sync
 
 
+TORCH_EPSILON = 1e-8  # torch's AdamW's, and so sentence-transformers' trainer's
+
+
 class _FusedAdamW(keras.optimizers.AdamW):
-    """``keras.optimizers.AdamW`` (the same variables, the same update) whose update of a
-    variable is its decoupled weight decay then one ``ResourceApplyAdam`` kernel, with the
-    step's learning rate computed once, instead of about fifteen element-wise ops and the
-    schedule once per variable: a smaller train step to trace and optimise, and fewer passes
-    over the weights per step (for MiniLM on a 2-core AVX2 CPU, each variable's norm clipped:
-    the update's trace 2.6 -> 1.3 s, a step's update 0.19 -> 0.10 s). Not for ``amsgrad``.
+    """``keras.optimizers.AdamW`` (the same variables) with torch's AdamW update, as
+    sentence-transformers trains: its epsilon is added to the bias-corrected
+    ``sqrt(v / (1 - beta_2 ** t))``, where Keras adds it to ``sqrt(v)``, which damps the first
+    steps' updates of small gradients (at step 1 Keras' 1e-7 acts as torch's 3e-6: a distilled
+    student's MSE gradients are that small). The update of a variable is its decoupled weight
+    decay then one ``ResourceApplyAdam`` kernel, with the step's learning rate computed once,
+    instead of about fifteen element-wise ops and the schedule once per variable: a smaller
+    train step to trace and optimise, and fewer passes over the weights per step (for MiniLM on
+    a 2-core AVX2 CPU, each variable's norm clipped: the update's trace 2.6 -> 1.3 s, a step's
+    update 0.19 -> 0.10 s). Not for ``amsgrad``.
 
     An embedding's gradient is made dense before clipping, its repeated rows summed, so its
     norm and Adam's moments are those of the summed gradient, as in torch's AdamW (Keras' AdamW,
@@ -47,16 +54,18 @@ class _FusedAdamW(keras.optimizers.AdamW):
         index = self._get_variable_index(variable)
         step = tf.cast(self.iterations + 1, variable.dtype)
         beta_1, beta_2 = (tf.cast(beta, variable.dtype) for beta in (self.beta_1, self.beta_2))
-        tf.raw_ops.ResourceApplyAdam(
+        beta_2_power = tf.pow(beta_2, step)
+        tf.raw_ops.ResourceApplyAdam(  # lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps')
             var=variable.handle,
             m=self._momentums[index].value.handle,
             v=self._velocities[index].value.handle,
             beta1_power=tf.pow(beta_1, step),
-            beta2_power=tf.pow(beta_2, step),
+            beta2_power=beta_2_power,
             lr=lr,
             beta1=beta_1,
             beta2=beta_2,
-            epsilon=tf.cast(self.epsilon, variable.dtype),
+            # eps * sqrt(1 - b2^t): torch's lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps)
+            epsilon=tf.cast(self.epsilon, variable.dtype) * tf.sqrt(1 - beta_2_power),
             grad=tf.cast(tf.convert_to_tensor(gradient), variable.dtype),  # IndexedSlices too
         )
 
@@ -85,9 +94,9 @@ class _ClipSummedAdamW(_FusedAdamW):
 def make_optimizer(
     config: TrainingConfig, total_steps: int, distributed: bool = False
 ) -> keras.optimizers.Optimizer:
-    """AdamW under linear warm-up and decay, the gradients' global norm clipped at
-    ``config.clipnorm`` (torch's ``clip_grad_norm_``, as sentence-transformers' trainer); no
-    weight decay on biases and LayerNorm.
+    """torch's AdamW (epsilon 1e-8) under linear warm-up and decay, the gradients' global norm
+    clipped at ``config.clipnorm`` (torch's ``clip_grad_norm_``, as sentence-transformers'
+    trainer); no weight decay on biases and LayerNorm.
     ``distributed``: for a ``tf.distribute`` strategy, clipping the gradients summed over the
     replicas, not each replica's."""
     schedule = WarmupLinearDecay(
@@ -97,6 +106,7 @@ def make_optimizer(
     optimizer = (_ClipSummedAdamW if distributed else _FusedAdamW)(
         schedule,
         weight_decay=config.weight_decay,
+        epsilon=TORCH_EPSILON,
         global_clipnorm=config.clipnorm,
         gradient_accumulation_steps=accumulate if accumulate > 1 else None,
         name="adamw",  # AdamW's: the same variable paths either way
