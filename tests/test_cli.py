@@ -286,6 +286,21 @@ def test_config_accepts_aliases_coerces_numbers_and_yields_to_flags(tmp_path):
     assert lr_flag["learning_rate"] == 1e-3
 
 
+def test_length_bucketing_switch_from_flags_and_config(tmp_path):
+    assert train.training_config(train_settings(tmp_path)).length_bucketing is True
+    plain = train_settings(tmp_path, "--no-length-bucketing")
+    assert train.training_config(plain).length_bucketing is False
+    config_file = tmp_path / "train.yaml"
+    config_file.write_text("length_bucketing: false\n")
+    from_file = train_settings(tmp_path, "--config", str(config_file))
+    assert train.training_config(from_file).length_bucketing is False
+    flag_wins = train_settings(tmp_path, "--config", str(config_file), "--length-bucketing")
+    assert train.training_config(flag_wins).length_bucketing is True
+    config_file.write_text("length_bucketing: 0\n")
+    with pytest.raises(common.UsageError, match="length_bucketing: expected true or false"):
+        train_settings(tmp_path, "--config", str(config_file))
+
+
 def test_example_train_yaml_is_a_valid_config():
     settings = train.read_config(str(REPO / "examples" / "train.yaml"))
     text = (REPO / "examples" / "train.yaml").read_text()

@@ -200,20 +200,22 @@ def test_fit_refuses_a_loss_without_roles(tiny_vocab_folder):
 
 
 @pytest.mark.parametrize(
-    ("loss", "sampler", "expected"),
+    ("loss", "sampler", "bucketing", "expected"),
     [
-        ("batch-hard-triplet", None, {"group_by_label": True}),
-        ("batch-all-triplet", None, {"group_by_label": True}),
-        ("mnrl", None, {"no_duplicates": True}),
-        ("cosent", None, {}),
-        ("batch-hard-triplet", "batch_sampler", {}),
+        ("batch-hard-triplet", None, True, {"group_by_label": True}),
+        ("batch-all-triplet", None, True, {"group_by_label": True}),
+        ("mnrl", None, True, {"no_duplicates": True, "length_bucketing": True}),
+        ("cosent", None, True, {"length_bucketing": True}),
+        ("cosent", None, False, {}),
+        ("batch-hard-triplet", "batch_sampler", True, {"length_bucketing": True}),
     ],
 )
 def test_fit_draws_the_batches_the_loss_needs(
-    tiny_vocab_folder, monkeypatch, loss, sampler, expected
+    tiny_vocab_folder, monkeypatch, loss, sampler, bucketing, expected
 ):
     """The batch triplet losses need two examples of a label in a batch: label-grouped batches
-    by default (sentence-transformers' GROUP_BY_LABEL); ``batch_sampler`` overrides."""
+    by default (sentence-transformers' GROUP_BY_LABEL), never length-bucketed; ``batch_sampler``
+    overrides; ``length_bucketing=False`` gives rows in random order."""
     from keras_siamese.training import trainer
 
     seen = {}
@@ -225,14 +227,16 @@ def test_fit_draws_the_batches_the_loss_needs(
     make_dataset = trainer.make_dataset
     monkeypatch.setattr(trainer, "make_dataset", recording)
     instance = L.get_loss(loss)
-    config = ks.TrainingConfig(loss=loss, batch_size=4, batch_sampler=sampler)
+    config = ks.TrainingConfig(
+        loss=loss, batch_size=4, batch_sampler=sampler, length_bucketing=bucketing
+    )
     ks.fit(
         make_tiny_encoder(tiny_vocab_folder),
         tiny_examples(loss_roles(instance), instance.label_kind),
         config,
         verbose=0,
     )
-    for option in ("group_by_label", "no_duplicates"):
+    for option in ("group_by_label", "no_duplicates", "length_bucketing"):
         assert seen.get(option, False) == expected.get(option, False)
 
 

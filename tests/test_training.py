@@ -59,6 +59,7 @@ def test_schedule_warms_up_then_decays_and_serialises():
         ({"epochs": 0}, "epochs must be positive"),
         ({"warmup_ratio": 1.5}, "warmup_ratio"),
         ({"mixed_precision": "fp8"}, "mixed_precision"),
+        ({"length_bucketing": "no"}, "length_bucketing must be True or False"),
     ],
 )
 def test_config_rejects_bad_settings(settings, message):

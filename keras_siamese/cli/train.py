@@ -97,7 +97,7 @@ class Setting:
     choices: Any = None
     aliases: tuple[str, ...] = ()
     training: bool = False  # a TrainingConfig field
-    switch: bool = False  # a flag without a value (true/false in a config)
+    switch: bool = False  # --name / --no-name without a value (true/false in a config)
 
     @property
     def flags(self) -> list[str]:
@@ -135,7 +135,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "keep_best",
         "save the weights that scored best on --eval's first metric over the evaluations "
-        "(each --checkpoint-every steps, or each epoch), not the last ones",
+        "(each --checkpoint-every steps, or each epoch), not the last ones (default: off)",
         switch=True,
     ),
     Setting(
@@ -190,6 +190,14 @@ SETTINGS: tuple[Setting, ...] = (
         "no_duplicates for in-batch negatives, else batch_sampler)",
         choices=BATCH_SAMPLERS,
         training=True,
+    ),
+    Setting(
+        "length_bucketing",
+        "sort the rows by text length within chunks of 50 batches, then shuffle the batches: "
+        "less padding, faster; --no-length-bucketing gives rows in random order, as "
+        "sentence-transformers' batches",
+        training=True,
+        switch=True,
     ),
     Setting(
         "mixed_precision",
@@ -258,9 +266,9 @@ def add_parser(subparsers) -> None:
     )
     for setting in SETTINGS:
         if setting.switch:
-            parser.add_argument(
-                *setting.flags, dest=setting.name, action="store_true", default=None,
-                help=setting.help,
+            parser.add_argument(  # --name and --no-name: True, False or (not given) None
+                *setting.flags, dest=setting.name, action=argparse.BooleanOptionalAction,
+                default=None, help=setting.help,
             )  # fmt: skip
             continue
         parser.add_argument(

@@ -219,8 +219,8 @@ def multi_task_training(
 ) -> tuple[MultiTaskModel, tf.data.Dataset, int]:
     """``fit``'s model, data (all ``config.epochs`` passes) and batches per pass for several
     datasets (``roles``: the columns ``check_examples`` found for each)."""
-    from keras_siamese.data import BATCH_SAMPLERS, make_dataset
-    from keras_siamese.training.config import batch_sampler_for
+    from keras_siamese.data import make_dataset
+    from keras_siamese.training.config import batch_plan_options
 
     negatives = {name: len(roles[name]) - len(losses[name].roles) for name in train}
     model = MultiTaskModel(encoder, losses, negatives)
@@ -232,7 +232,7 @@ def multi_task_training(
             config.batch_size,
             shuffle=True,
             seed=config.seed,
-            **BATCH_SAMPLERS[batch_sampler_for(config, losses[name])],
+            **batch_plan_options(config, losses[name]),
         )
         # With no_duplicates a pass has a varying number of batches: count full batches then.
         counts[name] = int(datasets[name].cardinality())

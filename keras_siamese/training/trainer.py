@@ -15,14 +15,19 @@ import keras
 import numpy as np
 
 from keras_siamese.atomic import atomic_directory, remove_stale_temporaries
-from keras_siamese.data import BATCH_SAMPLERS, Examples, make_dataset
+from keras_siamese.data import Examples, make_dataset
 from keras_siamese.encoders import SentenceEncoder
 from keras_siamese.evaluation import Evaluator
 from keras_siamese.killpoints import kill_point
 from keras_siamese.losses import get_loss
 from keras_siamese.progress import keras_verbose
 from keras_siamese.siamese import loss_roles, training_model
-from keras_siamese.training.config import TrainingConfig, batch_sampler_for, get_losses
+from keras_siamese.training.config import (
+    TrainingConfig,
+    batch_plan_options,
+    batch_sampler_for,
+    get_losses,
+)
 from keras_siamese.training.history import TrainingHistory, history_state, restore_history
 from keras_siamese.training.keep_best import KeepBest
 from keras_siamese.training.optimizer import make_optimizer
@@ -486,7 +491,7 @@ def fit(
             config.batch_size,
             shuffle=True,
             seed=config.seed,
-            **BATCH_SAMPLERS[batch_sampler_for(config, loss)],
+            **batch_plan_options(config, loss),
         )
         # With no_duplicates a pass has a varying number of batches: count full batches then.
         steps_per_pass = int(dataset.cardinality())
