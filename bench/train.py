@@ -6,6 +6,7 @@ warm-up, weight decay and seed; the runs alternate between the libraries.
     python bench/train.py --recipe sts  [--losses cosent cosine] [--seeds 42 43 44]
     python bench/train.py --recipe sick [--losses contrastive triplet mnrl] [--seeds 42]
     python bench/train.py --recipe sick-softmax | sick-mined | distill [--seeds 42]
+    ... [--no-length-bucketing]  (our batches as sentence-transformers': rows in random order)
 
 sts: STSb train, reports STSb dev Spearman (cosine, x100). sick: SICK TRAIN as in examples/,
 reports SICK TRIAL relatedness Spearman and entailment-vs-contradiction accuracy, before and after.
@@ -319,6 +320,12 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--lr", type=float, default=2e-5)
     parser.add_argument("--limit", type=int, help="train on the first N examples (smoke runs)")
+    parser.add_argument(
+        "--length-bucketing",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="our batches length-bucketed (TrainingConfig's default)",
+    )
     big = parser.add_argument_group("big-batch")
     big.add_argument("--batch-sizes", nargs="+", type=int, default=[64, 256, 1024])
     big.add_argument("--steps", type=int, default=3, help="timed steps per configuration")
@@ -364,6 +371,7 @@ def main() -> None:
                 batch_size=args.batch_size,
                 learning_rate=recipe.get("lr", args.lr),
                 seed=seed,
+                length_bucketing=args.length_bucketing,
             )
             for library, train in (
                 ("keras-siamese", train_ours),
@@ -380,7 +388,8 @@ def main() -> None:
     metric_names = list(base)
     print(
         f"\n{args.recipe}: {len(examples)} examples of the last loss, batch {args.batch_size}, "
-        f"{args.epochs} epoch(s), lr {recipe.get('lr', args.lr)}"
+        f"{args.epochs} epoch(s), lr {recipe.get('lr', args.lr)}, "
+        f"our length bucketing {'on' if args.length_bucketing else 'off'}"
     )
     header = f"{'loss':12} {'library':22} {'pairs/s':>8} " + " ".join(
         f"{n[-28:]:>28}" for n in metric_names
