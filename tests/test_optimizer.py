@@ -95,3 +95,9 @@ def test_a_repeated_embedding_row_is_updated_by_its_summed_gradient():
     summed = np.array([2.0, 2.0])  # 1 + 1, -1 + 3
     velocity = optimizer.variables[-1].numpy()[1]
     np.testing.assert_allclose(velocity, (1 - 0.999) * summed**2, rtol=1e-4)
+
+
+def test_warmup_steps_round_up_as_transformers_trainer():
+    """``TrainingArguments.get_warmup_steps``: ``ceil(ratio * steps)`` (331 steps: 34, not 33)."""
+    optimizer = make_optimizer(TrainingConfig(warmup_ratio=0.1), total_steps=331)
+    assert optimizer._learning_rate.warmup_steps == 34

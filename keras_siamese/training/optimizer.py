@@ -1,6 +1,8 @@
 """The optimizer ``fit`` trains with: AdamW under the warm-up schedule, clipped, each variable's
 update one fused TensorFlow kernel."""
 
+import math
+
 import keras
 import tensorflow as tf
 
@@ -99,9 +101,9 @@ def make_optimizer(
     trainer); no weight decay on biases and LayerNorm.
     ``distributed``: for a ``tf.distribute`` strategy, clipping the gradients summed over the
     replicas, not each replica's."""
-    schedule = WarmupLinearDecay(
-        config.learning_rate, round(config.warmup_ratio * total_steps), total_steps
-    )
+    # transformers' TrainingArguments.get_warmup_steps: the ratio's steps rounded up
+    warmup_steps = math.ceil(config.warmup_ratio * total_steps)
+    schedule = WarmupLinearDecay(config.learning_rate, warmup_steps, total_steps)
     accumulate = config.gradient_accumulation_steps
     optimizer = (_ClipSummedAdamW if distributed else _FusedAdamW)(
         schedule,
