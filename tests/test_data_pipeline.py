@@ -177,6 +177,30 @@ def test_make_dataset_calls_the_tokenizer_once_for_all_roles(tiny_vocab_folder):
             np.testing.assert_array_equal(features[f"{role}_{key}"], expected[key])
 
 
+def test_make_dataset_from_a_text_tokenizer_equals_the_in_graph_one(tiny_vocab_folder):
+    """``fit``'s batches: every text tokenised once, up front, by the Rust tokenizer; the same
+    batches, ids and masks as the in-graph tokenizer's, each role padded to its own longest."""
+    encoder = make_tiny_encoder(tiny_vocab_folder)
+    examples = Examples(
+        {
+            "anchor": ["a man plays guitar", "a", "the cat is happy and sad", "a dog", "red"],
+            "positive": ["a man", "the dog runs in the park", "cat", "b", "a small woman eats"],
+        },
+        [0.1, 0.2, 0.3, 0.4, 0.5],
+    )
+    batches = [
+        list(make_dataset(examples, tokenizer, 2, seed=3, prefetch=False))
+        for tokenizer in (encoder.tokenizer, encoder.in_graph_tokenizer())
+    ]
+    assert len(batches[0]) == len(batches[1]) == 3
+    for (features, labels), (expected, expected_labels) in zip(*batches, strict=True):
+        assert sorted(features) == sorted(expected)
+        for key, value in features.items():
+            assert value.dtype == tf.int32
+            np.testing.assert_array_equal(value, expected[key], err_msg=key)
+        np.testing.assert_array_equal(labels, expected_labels)
+
+
 def test_make_dataset_labels_int_or_dummy_zeros_and_rejects_class_names():
     tokenizer = WordTokenizer(WORDS)
     classes = random_examples(5, roles=("text",), labels=[0, 2, 1, 1, 0])

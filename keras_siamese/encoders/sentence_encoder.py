@@ -163,14 +163,14 @@ class SentenceEncoder(keras.Model):
         """Most tokens per text ([CLS] and [SEP] included), kept by the tokenizer alone: the
         in-graph and on-device tokenizers and the exports read it there. Setting it checks it
         against the most tokens the backbone's position table holds."""
-        return self._require_tokenizer().max_seq_length
+        return self.text_tokenizer().max_seq_length
 
     @max_seq_length.setter
     def max_seq_length(self, value: int) -> None:
         limit = self.backbone.config.max_sequence_length
         if not 2 <= value <= limit:
             raise ValueError(f"max_seq_length must be in [2, {limit}], got {value}.")
-        self._require_tokenizer().max_seq_length = value
+        self.text_tokenizer().max_seq_length = value
 
     def get_config(self) -> dict:
         serialize = keras.saving.serialize_keras_object
@@ -206,7 +206,8 @@ class SentenceEncoder(keras.Model):
 
     # -- text in, embeddings out ---------------------------------------------------------------
 
-    def _require_tokenizer(self) -> TextTokenizer:
+    def text_tokenizer(self) -> TextTokenizer:
+        """The tokenizer (``tokenizer``), or an error saying how to give one."""
         if self.tokenizer is None:
             raise ValueError(
                 "This SentenceEncoder has no tokenizer; load it with from_pretrained or pass "
@@ -221,7 +222,7 @@ class SentenceEncoder(keras.Model):
         byte-level BPE pipeline without an exact twin: the token-id signature is the way there."""
         from keras_siamese.tokenizers.in_graph import in_graph_tokenizer
 
-        return in_graph_tokenizer(self._require_tokenizer())
+        return in_graph_tokenizer(self.text_tokenizer())
 
     def fingerprint(self) -> str:
         """A SHA-256 of the weights (dtypes, shapes and values): the key of what is derived
@@ -264,7 +265,7 @@ class SentenceEncoder(keras.Model):
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}.")
         self._litert = None
         if backend == "litert":
-            self._require_tokenizer()
+            self.text_tokenizer()
             self._litert = LiteRTBackend(self, quantize, num_threads=num_threads)
         return self
 
@@ -323,7 +324,7 @@ class SentenceEncoder(keras.Model):
         """
         if not prompt:
             return 0
-        tokenizer = self._require_tokenizer()
+        tokenizer = self.text_tokenizer()
         ids = tokenizer.encode_ids([prompt])[0]
         special = {tokenizer.token_id(token) for token in tokenizer.special_tokens.values()}
         return len(ids) - 1 if len(ids) and int(ids[-1]) in special else len(ids)
@@ -366,7 +367,7 @@ class SentenceEncoder(keras.Model):
                 prompt=prompt,
                 truncate_dim=truncate_dim,
             )[0]
-        tokenizer = self._require_tokenizer()
+        tokenizer = self.text_tokenizer()
         prompt = self.resolve_prompt(prompt, prompt_name)
         if truncate_dim is None:
             truncate_dim = self.truncate_dim
@@ -470,7 +471,7 @@ class SentenceEncoder(keras.Model):
         parts = SentenceTransformerParts(
             self.backbone,
             self.pooling,
-            self._require_tokenizer(),
+            self.text_tokenizer(),
             self.projections,
             self.normalizer is not None,
             {

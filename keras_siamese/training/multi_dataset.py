@@ -11,7 +11,7 @@ turn, until the smallest runs out).
 >>> scored = ks.data.from_lists(text_a=["a dog", "a cat"] * 2, text_b=["a dog runs", "a car"] * 2,
 ...                             labels=[0.9, 0.1] * 2)
 >>> pairs = ks.data.from_lists(anchor=["a man", "a red car"], positive=["a man plays", "a car"])
->>> tokenizer = tiny_encoder.in_graph_tokenizer()
+>>> tokenizer = tiny_encoder.tokenizer
 >>> datasets = {"sts": ks.data.make_dataset(scored, tokenizer, 2, seed=0),
 ...             "nli": ks.data.make_dataset(pairs, tokenizer, 2, seed=0)}
 >>> interleaving_order({"sts": 2, "nli": 1}, "proportional", seed=0)
@@ -228,7 +228,7 @@ def multi_task_training(
     for name, examples in train.items():
         datasets[name] = make_dataset(
             examples,
-            encoder.in_graph_tokenizer(),
+            encoder.text_tokenizer(),
             config.batch_size,
             shuffle=True,
             seed=config.seed,

@@ -487,7 +487,7 @@ def fit(
             model = training_model(trained, loss, num_negatives=len(roles) - len(loss.roles))
         dataset = make_dataset(
             train,
-            encoder.in_graph_tokenizer(),
+            encoder.text_tokenizer(),
             config.batch_size,
             shuffle=True,
             seed=config.seed,
