@@ -35,6 +35,7 @@ def test_fit_adds_the_training_to_the_card(tiny_vocab_folder, tmp_path):
     for row in ("| batch_size | 4 |", "| learning_rate | 0.001 |", "| seed | 3 |"):
         assert row in training
     assert "| batch_sampler | batch_sampler |" in training
+    assert "| length_bucketing | True |" in training
 
 
 def test_the_train_command_card_holds_its_metrics(tiny_model_folder, tmp_path):

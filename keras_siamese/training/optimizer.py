@@ -10,14 +10,12 @@ from keras_siamese.training.config import TrainingConfig
 from keras_siamese.training.schedule import WarmupLinearDecay
 
 NO_DECAY = ("bias", "gamma", "beta")
+TORCH_EPSILON = 1e-8  # torch's AdamW's, and so sentence-transformers' trainer's
 
 
 def _replicas_in_sync() -> int:
     context = tf.distribute.get_replica_context()
     return 1 if context is None else context.num_replicas_in_sync
-
-
-TORCH_EPSILON = 1e-8  # torch's AdamW's, and so sentence-transformers' trainer's
 
 
 class _FusedAdamW(keras.optimizers.AdamW):

@@ -301,6 +301,7 @@ CARD_HYPERPARAMETERS = (
     "weight_decay",
     "clipnorm",
     "seed",
+    "length_bucketing",
 )
 
 
