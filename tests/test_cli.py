@@ -157,6 +157,21 @@ def test_tensorflow_is_quiet_unless_verbose():
     assert any(mark in loud.stderr for mark in TF_LOG_MARKS), loud.stderr
 
 
+@pytest.mark.parametrize(("setting", "enabled"), [(None, "True"), ("0", "False"), ("1", "True")])
+def test_onednn_is_on_unless_the_environment_says_otherwise(setting, enabled, monkeypatch):
+    if setting is None:
+        monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    else:
+        monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", setting)
+    # TensorFlow's answer is not public API: the test reads the private one.
+    result = run_python(
+        "import keras_siamese as ks; ks.SentenceEncoder; "
+        "from tensorflow.python.util import _pywrap_util_port as port; print(port.IsMklEnabled())"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == enabled
+
+
 @pytest.mark.integration
 def test_encode_with_the_default_model_leaves_stderr_free_of_tensorflow_log(minilm_path, tmp_path):
     env = {**os.environ, backend.VERBOSE_ENV: "", "TF_CPP_MIN_LOG_LEVEL": ""}
